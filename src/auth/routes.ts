@@ -1,0 +1,67 @@
+import type { Request, Response } from 'express';
+import { problems } from '../http/errors.js';
+import type { OperationHandler } from '../openapi/router.js';
+import type { Role } from '../openapi/spec.js';
+import { toUser, type UserRepository } from '../users/repository.js';
+import type { PasswordHasher } from './passwords.js';
+import type { TokenService } from './tokens.js';
+
+interface AuthDeps {
+  readonly users: UserRepository;
+  readonly tokens: TokenService;
+  readonly passwords: PasswordHasher;
+  readonly basePath: string;
+}
+
+interface RegisterBody {
+  username: string;
+  email: string;
+  password: string;
+  role?: Role;
+}
+
+/** authHandlers: sign-up, login, the current account, logout and password change. */
+export function authHandlers({ users, tokens, passwords, basePath }: AuthDeps): Record<string, OperationHandler> {
+  return {
+    async registerUser(req: Request, res: Response) {
+      const body = req.input.body as RegisterBody;
+      const callerIsAdmin = req.auth?.role === 'admin';
+      const passwordHash = await passwords.hash(body.password);
+      const row = users.create({ username: body.username, email: body.email, passwordHash }, (isFirstUser) => {
+        if (isFirstUser) return 'admin';
+        if (body.role === 'admin' && !callerIsAdmin) throw problems.adminRoleForbidden();
+        return body.role ?? 'user';
+      });
+      res.status(201).location(`${basePath}/users/${row.id}`).json(toUser(row));
+    },
+
+    async loginUser(req: Request, res: Response) {
+      const { email, password } = req.input.body as { email: string; password: string };
+      const row = users.findByEmail(email);
+      // An unknown email is compared against a dummy hash: same answer, same time.
+      if (!(await passwords.verify(password, row?.password_hash)) || !row) throw problems.invalidCredentials();
+      const token = tokens.sign({ userId: row.id, role: row.role, tokenVersion: row.token_version });
+      res.json({ token, tokenType: 'Bearer', expiresIn: tokens.expiresInSeconds, user: toUser(row) });
+    },
+
+    getCurrentUser(req: Request, res: Response) {
+      const row = users.findById(req.auth!.userId);
+      if (!row) throw problems.tokenRevoked();
+      res.json(toUser(row));
+    },
+
+    logoutUser(req: Request, res: Response) {
+      users.revokeTokens(req.auth!.userId);
+      res.status(204).end();
+    },
+
+    async changePassword(req: Request, res: Response) {
+      const { currentPassword, newPassword } = req.input.body as { currentPassword: string; newPassword: string };
+      const row = users.findById(req.auth!.userId);
+      if (!row) throw problems.tokenRevoked();
+      if (!(await passwords.verify(currentPassword, row.password_hash))) throw problems.wrongPassword();
+      users.setPassword(row.id, await passwords.hash(newPassword));
+      res.status(204).end();
+    },
+  };
+}

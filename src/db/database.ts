@@ -1,0 +1,44 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  readonly synchronous: 'NORMAL' | 'FULL';
+  /** nativeBinding points better-sqlite3 at an addon outside node_modules (the single executable). */
+  readonly nativeBinding?: string;
+}
+
+/** openDatabase opens the one connection a process uses, with every pragma set in one place. */
+export function openDatabase(path: string, options: OpenOptions): Db {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path, {
+    timeout: 5000,
+    ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+  });
+  // First, so that every later statement (the WAL switch included) waits for a lock instead of failing.
+  db.pragma('busy_timeout = 5000');
+  // WAL lets readers in every worker go on while one writer commits.
+  db.pragma('journal_mode = WAL');
+  // NORMAL: a power loss may drop the last commits but never corrupts; FULL syncs every commit.
+  db.pragma(`synchronous = ${options.synchronous}`);
+  // Off by default in SQLite; the schema relies on it.
+  db.pragma('foreign_keys = ON');
+  // Negative means KiB: a 2 MB page cache per connection.
+  db.pragma('cache_size = -2000');
+  // Temporary b-trees (sorts without an index) stay in memory.
+  db.pragma('temp_store = MEMORY');
+  return db;
+}
+
+/** isBusyError tells whether SQLite gave up waiting for a lock. */
+export function isBusyError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+/** isUniqueViolation tells whether a write broke a UNIQUE constraint. */
+export function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}

@@ -1,0 +1,34 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../logging/logger.js';
+import { AppError, problemBody, problems } from './errors.js';
+
+/** errorHandler is the one place an error becomes a response: RFC 9457 problem+json, details of 5xx only in the log. */
+export function errorHandler(logger: Logger) {
+  return function handleError(error: unknown, req: Request, res: Response, _next: NextFunction): void {
+    const problem = toAppError(error);
+    if (problem.status >= 500) {
+      logger.error('request failed', { requestId: req.id, code: problem.code, error: problem.cause ?? error });
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(problem.status).set(problem.headers).type('application/problem+json');
+    res.send(JSON.stringify(problemBody(problem, req.id)));
+  };
+}
+
+/** notFound answers every path that no operation, page or doc matched. */
+export function notFound(_req: Request, _res: Response, next: NextFunction): void {
+  next(problems.routeNotFound());
+}
+
+function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  // Errors that Express and its parsers raise for bad requests (a malformed %-escape in the path, say).
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError(status, 'bad_request', 'Bad request', 'The request is malformed.', { cause: error });
+  }
+  return problems.internal(error);
+}

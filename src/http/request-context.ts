@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../logging/logger.js';
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** requestContext gives every request an id (the client's when sane), echoes it, and logs one line when the response ends. */
+export function requestContext(logger: Logger) {
+  return function requestContextMiddleware(req: Request, res: Response, next: NextFunction): void {
+    const offered = req.headers['x-request-id'];
+    req.id = typeof offered === 'string' && SANE_REQUEST_ID.test(offered) ? offered : randomUUID();
+    req.startedAt = process.hrtime.bigint();
+    res.setHeader('X-Request-Id', req.id);
+    res.once('close', () => {
+      logger.info('request', {
+        requestId: req.id,
+        method: req.method,
+        route: req.operation?.path ?? null,
+        path: req.operation ? undefined : req.path,
+        status: res.statusCode,
+        durationMs: Number(process.hrtime.bigint() - req.startedAt) / 1e6,
+        bytes: Number(res.getHeader('content-length') ?? 0),
+        userId: req.auth?.userId ?? null,
+        ip: req.ip,
+        cache: res.getHeader('x-cache') ?? null,
+        aborted: !res.writableFinished || undefined,
+      });
+    });
+    next();
+  };
+}

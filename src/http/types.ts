@@ -1,0 +1,29 @@
+import type { AppError } from './errors.js';
+import type { Operation, Role } from '../openapi/spec.js';
+
+/** Who is calling, as the auth loader established it. */
+export interface Auth {
+  readonly userId: number;
+  readonly role: Role;
+}
+
+/** The validated parts of a request: handlers read only these. */
+export interface Input {
+  readonly path: Record<string, unknown>;
+  readonly query: Record<string, unknown>;
+  readonly body: unknown;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      id: string;
+      startedAt: bigint;
+      auth?: Auth;
+      authError?: AppError;
+      operation?: Operation;
+      input: Input;
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import winston from 'winston';
+import DailyRotateFile from 'winston-daily-rotate-file';
+import Transport from 'winston-transport';
+import type { Config } from '../config.js';
+
+export type Logger = winston.Logger;
+/** A log record as it crosses process boundaries: only string keys. */
+export type LogRecord = Record<string, unknown> & { level: string; message: string };
+
+const SECRET_KEY = /authorization|cookie|password|passwd|secret|token|hash/i;
+
+/** redact drops every value whose key names a secret, at any depth, so no transport ever sees one. */
+const redact = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    info[key] = SECRET_KEY.test(key) ? '[redacted]' : scrub(info[key], 0);
+  }
+  return info;
+});
+
+/** stamp keeps the time a record was made, even when another process writes it. */
+const stamp = winston.format((info) => {
+  info.timestamp ??= new Date().toISOString();
+  return info;
+});
+
+function scrub(value: unknown, depth: number): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  if (value === null || typeof value !== 'object' || depth > 4) return value;
+  if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, SECRET_KEY.test(key) ? '[redacted]' : scrub(inner, depth + 1)]));
+}
+
+class ForwardTransport extends Transport {
+  constructor(private readonly forward: (record: LogRecord) => void) {
+    super();
+  }
+
+  override log(info: LogRecord, done: () => void): void {
+    this.forward({ ...info });
+    done();
+  }
+}
+
+export interface LoggerOptions {
+  /** Print to stdout (JSON lines, or readable lines on a terminal). */
+  readonly console: boolean;
+  /** Write the rotating files in config.log.dir; exactly one process of a group should. */
+  readonly files: boolean;
+  /** Hand every record to another process (a cluster worker sends them to its primary). */
+  readonly forward?: (record: LogRecord) => void;
+}
+
+/** createLogger builds a logger: JSON lines in rotating files (app 14 days, errors 30 days), readable lines on a terminal. */
+export function createLogger(config: Pick<Config, 'log'>, options: LoggerOptions): Logger {
+  const transports: winston.transport[] = [];
+  if (options.console) {
+    transports.push(
+      new winston.transports.Console({
+        format: process.stdout.isTTY ? winston.format.combine(winston.format.colorize(), winston.format.simple()) : winston.format.json(),
+      }),
+    );
+  }
+  if (options.files && config.log.dir) {
+    transports.push(
+      new DailyRotateFile({ dirname: config.log.dir, filename: 'app-%DATE%.log', maxFiles: '14d', format: winston.format.json() }),
+      new DailyRotateFile({
+        dirname: config.log.dir,
+        filename: 'error-%DATE%.log',
+        maxFiles: '30d',
+        level: 'error',
+        format: winston.format.json(),
+      }),
+    );
+  }
+  if (options.forward) transports.push(new ForwardTransport(options.forward));
+  const silent = config.log.level === 'silent' || transports.length === 0;
+  return winston.createLogger({
+    level: config.log.level === 'silent' ? 'error' : config.log.level,
+    silent,
+    format: winston.format.combine(stamp(), redact()),
+    transports: transports.length ? transports : [new winston.transports.Console({ silent: true })],
+  });
+}

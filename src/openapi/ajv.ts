@@ -1,0 +1,42 @@
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import type { FieldProblem } from '../http/errors.js';
+
+/** createAjv builds the validator compiler: coercion on for path and query strings, off for bodies. */
+export function createAjv(coerceTypes: boolean): Ajv2020 {
+  const ajv = new Ajv2020({
+    allErrors: true,
+    coerceTypes,
+    useDefaults: coerceTypes,
+    allowUnionTypes: true,
+    strict: true,
+  });
+  addFormats.default(ajv, ['date', 'date-time', 'email', 'int64']);
+  // bcrypt reads 72 bytes; maxLength counts characters, so a multi-byte password needs its own check.
+  ajv.addKeyword({
+    keyword: 'x-max-bytes',
+    type: 'string',
+    schemaType: 'number',
+    error: { message: ({ schema }) => `must NOT be longer than ${String(schema)} bytes` },
+    validate: (max: number, data: string) => Buffer.byteLength(data, 'utf8') <= max,
+  });
+  return ajv;
+}
+
+/** toFieldProblems turns Ajv's errors into the API's errors[] entries. */
+export function toFieldProblems(where: FieldProblem['in'], errors: readonly ErrorObject[] | null | undefined): FieldProblem[] {
+  return (errors ?? []).map((error) => {
+    const params = error.params as { missingProperty?: string; additionalProperty?: string };
+    if (error.keyword === 'required' && params.missingProperty !== undefined) {
+      return { in: where, pointer: `${error.instancePath}/${escapePointer(params.missingProperty)}`, message: 'is required' };
+    }
+    if (error.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
+      return { in: where, pointer: `${error.instancePath}/${escapePointer(params.additionalProperty)}`, message: 'is not allowed' };
+    }
+    return { in: where, pointer: error.instancePath, message: error.message ?? 'is invalid' };
+  });
+}
+
+function escapePointer(token: string): string {
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
+}

@@ -1,0 +1,124 @@
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { parse } from 'yaml';
+import { readAsset } from '../assets.js';
+import { createAjv } from './ajv.js';
+
+export type Role = 'user' | 'admin';
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Json = Record<string, unknown>;
+
+/** An Operation is one method on one path of openapi.yaml, with its validators compiled. */
+export interface Operation {
+  readonly id: string;
+  readonly method: HttpMethod;
+  /** The full path template as clients see it, e.g. /api/v1/tasks/{id}. */
+  readonly path: string;
+  /** The same path in Express syntax, e.g. /api/v1/tasks/:id. */
+  readonly routePath: string;
+  /** Roles allowed to call it; null when the operation is public. */
+  readonly roles: readonly Role[] | null;
+  readonly cacheTtlSeconds: number | null;
+  readonly rateLimit: 'default' | 'login' | 'none';
+  readonly body: { readonly required: boolean; readonly validate: ValidateFunction } | null;
+  readonly validatePath: ValidateFunction;
+  readonly validateQuery: ValidateFunction;
+  readonly responses: Readonly<Record<string, Json>>;
+}
+
+/** Spec is the loaded contract: the resolved document and its operations. */
+export interface Spec {
+  readonly document: Json;
+  readonly operations: readonly Operation[];
+  /** Operations grouped by routePath, for 405 answers. */
+  readonly byRoutePath: ReadonlyMap<string, readonly Operation[]>;
+}
+
+const METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete'];
+
+/** loadSpec parses openapi.yaml and compiles one set of validators per operation, once. */
+export function loadSpec(text = readAsset('openapi.yaml')): Spec {
+  const document = parse(text) as Json;
+  const resolved = dereference(document, document) as Json;
+  const paramAjv = createAjv(true);
+  const bodyAjv = createAjv(false);
+  const defaultBase = firstServerUrl(resolved) ?? '';
+  const operations: Operation[] = [];
+
+  for (const [template, pathItem] of Object.entries(resolved.paths as Record<string, Json>)) {
+    const base = firstServerUrl(pathItem) ?? defaultBase;
+    const path = joinPath(base, template);
+    for (const method of METHODS) {
+      const op = pathItem[method] as Json | undefined;
+      if (!op) continue;
+      const parameters = [...((pathItem.parameters as Json[]) ?? []), ...((op.parameters as Json[]) ?? [])];
+      const requestBody = op.requestBody as Json | undefined;
+      const bodySchema = (requestBody?.content as Record<string, Json> | undefined)?.['application/json']?.schema;
+      operations.push({
+        id: requiredString(op.operationId, `${method} ${template} has no operationId`),
+        method,
+        path,
+        routePath: path.replace(/\{(\w+)\}/g, ':$1'),
+        roles: rolesOf(op),
+        cacheTtlSeconds: typeof op['x-cache-ttl'] === 'number' ? op['x-cache-ttl'] : null,
+        rateLimit: (op['x-rate-limit'] as Operation['rateLimit'] | undefined) ?? 'default',
+        body: bodySchema ? { required: requestBody?.required === true, validate: bodyAjv.compile(bodySchema as Json) } : null,
+        validatePath: paramAjv.compile(parameterObjectSchema(parameters, 'path')),
+        validateQuery: paramAjv.compile(parameterObjectSchema(parameters, 'query')),
+        responses: op.responses as Record<string, Json>,
+      });
+    }
+  }
+
+  const byRoutePath = new Map<string, Operation[]>();
+  for (const op of operations) byRoutePath.set(op.routePath, [...(byRoutePath.get(op.routePath) ?? []), op]);
+  return { document, operations, byRoutePath };
+}
+
+function rolesOf(op: Json): Role[] | null {
+  const roles = op['x-roles'];
+  if (roles === undefined) return null;
+  if (!Array.isArray(roles) || roles.length === 0) throw new Error(`${String(op.operationId)}: x-roles must be a non-empty list`);
+  return roles as Role[];
+}
+
+/** parameterObjectSchema folds the parameters of one location into one object schema; unknown names are rejected. */
+function parameterObjectSchema(parameters: Json[], location: 'path' | 'query'): Json {
+  const mine = parameters.filter((p) => p.in === location);
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries(mine.map((p) => [p.name, p.schema ?? {}])),
+    required: mine.filter((p) => p.required === true).map((p) => p.name),
+  };
+}
+
+/** dereference replaces every local $ref with what it points at (the spec has no cycles). */
+function dereference(node: unknown, root: Json, seen: readonly string[] = []): unknown {
+  if (Array.isArray(node)) return node.map((item) => dereference(item, root, seen));
+  if (node === null || typeof node !== 'object') return node;
+  const { $ref, ...rest } = node as Json;
+  if (typeof $ref === 'string') {
+    if (!$ref.startsWith('#/') || seen.includes($ref)) throw new Error(`unsupported $ref ${$ref}`);
+    const target = $ref
+      .slice(2)
+      .split('/')
+      .reduce<unknown>((at, key) => (at as Json | undefined)?.[key.replaceAll('~1', '/').replaceAll('~0', '~')], root);
+    if (target === undefined) throw new Error(`dangling $ref ${$ref}`);
+    return { ...(dereference(target, root, [...seen, $ref]) as Json), ...(dereference(rest, root, seen) as Json) };
+  }
+  return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, dereference(value, root, seen)]));
+}
+
+function firstServerUrl(node: Json): string | undefined {
+  const servers = node.servers as Array<{ url?: string }> | undefined;
+  return servers?.[0]?.url;
+}
+
+function joinPath(base: string, template: string): string {
+  return `${base.replace(/\/+$/, '')}${template}`;
+}
+
+function requiredString(value: unknown, message: string): string {
+  if (typeof value !== 'string' || value === '') throw new Error(message);
+  return value;
+}

@@ -1,0 +1,92 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import { openDatabase, type Db } from './db/database.js';
+import type { DependencyState, Lifecycle } from './health/routes.js';
+import type { Logger } from './logging/logger.js';
+
+/** How long a draining server keeps idle keep-alive sockets open for one last request each. */
+const IDLE_SOCKET_GRACE_MS = 1000;
+
+export interface RunningServer {
+  readonly server: Server;
+  readonly port: number;
+  readonly lifecycle: Lifecycle;
+  /** drain stops accepting, lets in-flight requests finish (bounded by the shutdown timeout) and closes everything. */
+  drain(reason: string): Promise<void>;
+}
+
+export interface ServeOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** An open database, or one is opened from config.database. */
+  readonly db?: Db;
+  readonly redisState?: () => DependencyState;
+  /** Released after the database is closed (e.g. quitting Redis). */
+  readonly onClosed?: () => Promise<void>;
+}
+
+/** serve builds the app and listens; the returned drain is the graceful shutdown. */
+export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const { config, logger } = options;
+  const db = options.db ?? openDatabase(config.database.path, { synchronous: config.database.synchronous });
+  const lifecycle: Lifecycle = { state: 'starting' };
+  const app = buildApp({ config, db, logger, lifecycle, ...(options.redisState ? { redisState: options.redisState } : {}) });
+
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, app);
+  const active = new Set<ServerResponse>();
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    // While draining every response closes its connection, so a client never reuses a socket that is about to go.
+    if (lifecycle.state === 'stopping') res.setHeader('Connection', 'close');
+    active.add(res);
+    res.once('close', () => active.delete(res));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  lifecycle.state = 'ready';
+  const port = (server.address() as AddressInfo).port;
+
+  let drained: Promise<void> | undefined;
+  async function drain(reason: string): Promise<void> {
+    lifecycle.state = 'stopping';
+    logger.info('draining', { reason, inFlight: active.size, pid: process.pid });
+    for (const res of active) if (!res.headersSent) res.setHeader('Connection', 'close');
+    // net.Server's close stops accepting without http.Server's closing of idle keep-alive sockets,
+    // which would reset a request a client is sending on one right now.
+    net.Server.prototype.close.call(server);
+    const deadline = Date.now() + config.shutdownTimeoutMs;
+    let idleSince = active.size === 0 ? Date.now() : Infinity;
+    while (Date.now() < deadline) {
+      const connections = await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n ?? 0)));
+      if (connections === 0) break;
+      if (active.size > 0) idleSince = Infinity;
+      else if (idleSince === Infinity) idleSince = Date.now();
+      else if (Date.now() - idleSince >= IDLE_SOCKET_GRACE_MS) break;
+      await sleep(20);
+    }
+    if (active.size > 0) logger.warn('drain limit reached; closing requests still in flight', { inFlight: active.size });
+    server.closeAllConnections();
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } finally {
+      db.close();
+    }
+    await options.onClosed?.();
+    logger.info('drained', { pid: process.pid });
+  }
+
+  return {
+    server,
+    port,
+    lifecycle,
+    drain: (reason) => (drained ??= drain(reason)),
+  };
+}

@@ -1,0 +1,150 @@
+import type { Statement } from 'better-sqlite3';
+import type { Db } from '../db/database.js';
+import type { Writer } from '../db/write.js';
+
+export type TaskStatus = 'todo' | 'in_progress' | 'done';
+export type TaskSort = 'createdAt' | 'updatedAt' | 'title';
+
+export interface TaskRow {
+  id: number;
+  title: string;
+  description: string | null;
+  status: TaskStatus;
+  due_date: string | null;
+  created_by: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The API's Task. */
+export interface Task {
+  id: number;
+  title: string;
+  description: string | null;
+  status: TaskStatus;
+  dueDate: string | null;
+  createdBy: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TaskChanges {
+  title?: string;
+  description?: string | null;
+  status?: TaskStatus;
+  dueDate?: string | null;
+}
+
+export interface TaskListQuery {
+  status: TaskStatus | undefined;
+  sort: TaskSort;
+  order: 'asc' | 'desc';
+  limit: number;
+  after: { value: string | number; id: number } | undefined;
+}
+
+const SORT_COLUMNS: Readonly<Record<TaskSort, keyof TaskRow>> = { createdAt: 'created_at', updatedAt: 'updated_at', title: 'title' };
+
+/** toTask maps a row to the API's Task. */
+export function toTask(row: TaskRow): Task {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    status: row.status,
+    dueDate: row.due_date,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** sortValue is the value of the sort key of a row, as a cursor carries it. */
+export function sortValue(row: TaskRow, sort: TaskSort): string {
+  return row[SORT_COLUMNS[sort]] as string;
+}
+
+export type TaskRepository = ReturnType<typeof createTaskRepository>;
+
+/** createTaskRepository holds every SQL statement about tasks. */
+export function createTaskRepository(db: Db, write: Writer) {
+  const byId = db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?');
+  const insert = db.prepare<[string, string | null, TaskStatus, string | null, number, string, string]>(
+    'INSERT INTO tasks (title, description, status, due_date, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const update = db.prepare<[string, string | null, TaskStatus, string | null, string, number]>(
+    'UPDATE tasks SET title = ?, description = ?, status = ?, due_date = ?, updated_at = ? WHERE id = ?',
+  );
+  const remove = db.prepare<[number]>('DELETE FROM tasks WHERE id = ?');
+  const listStatements = new Map<string, Statement<unknown[], TaskRow>>();
+
+  /** listStatement prepares, once, the keyset query for one shape of list request; each shape has an index. */
+  function listStatement(query: TaskListQuery): Statement<unknown[], TaskRow> {
+    const key = `${query.sort}:${query.order}:${query.status !== undefined}:${query.after !== undefined}`;
+    let statement = listStatements.get(key);
+    if (!statement) {
+      const column = SORT_COLUMNS[query.sort];
+      const direction = query.order === 'asc' ? 'ASC' : 'DESC';
+      const where = [
+        ...(query.status !== undefined ? ['status = @status'] : []),
+        ...(query.after !== undefined ? [`(${column}, id) ${query.order === 'asc' ? '>' : '<'} (@value, @id)`] : []),
+      ];
+      statement = db.prepare<unknown[], TaskRow>(
+        `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${column} ${direction}, id ${direction} LIMIT @limit`,
+      );
+      listStatements.set(key, statement);
+    }
+    return statement;
+  }
+
+  return {
+    findById: (id: number) => byId.get(id),
+
+    /** list returns up to limit rows after the cursor position. */
+    list(query: TaskListQuery): TaskRow[] {
+      return listStatement(query).all({
+        limit: query.limit,
+        ...(query.status !== undefined ? { status: query.status } : {}),
+        ...(query.after !== undefined ? { value: query.after.value, id: query.after.id } : {}),
+      });
+    },
+
+    create(input: TaskChanges & { title: string }, createdBy: number): TaskRow {
+      return write(() => {
+        const now = new Date().toISOString();
+        const { lastInsertRowid } = insert.run(
+          input.title,
+          input.description ?? null,
+          input.status ?? 'todo',
+          input.dueDate ?? null,
+          createdBy,
+          now,
+          now,
+        );
+        return byId.get(Number(lastInsertRowid)) as TaskRow;
+      });
+    },
+
+    /** update applies the given fields; undefined when the task does not exist. */
+    update(id: number, changes: TaskChanges): TaskRow | undefined {
+      return write(() => {
+        const row = byId.get(id);
+        if (!row) return undefined;
+        update.run(
+          changes.title ?? row.title,
+          changes.description !== undefined ? changes.description : row.description,
+          changes.status ?? row.status,
+          changes.dueDate !== undefined ? changes.dueDate : row.due_date,
+          new Date().toISOString(),
+          id,
+        );
+        return byId.get(id) as TaskRow;
+      });
+    },
+
+    /** remove deletes a task and tells whether it existed. */
+    remove(id: number): boolean {
+      return write(() => remove.run(id).changes > 0);
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import type { Request, Response } from 'express';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { problems } from '../http/errors.js';
+import type { OperationHandler } from '../openapi/router.js';
+import { sortValue, toTask, type TaskChanges, type TaskRepository, type TaskSort, type TaskStatus } from './repository.js';
+
+interface ListQuery {
+  limit: number;
+  cursor?: string;
+  status?: TaskStatus;
+  sort: TaskSort;
+  order: 'asc' | 'desc';
+}
+
+/** taskHandlers: reading for every role, writing for admins (the roles are in openapi.yaml). */
+export function taskHandlers({ tasks, basePath }: { tasks: TaskRepository; basePath: string }): Record<string, OperationHandler> {
+  return {
+    listTasks(req: Request, res: Response) {
+      const { limit, cursor, status, sort, order } = req.input.query as unknown as ListQuery;
+      const cursorOrder = `${sort}:${order}:${status ?? ''}`;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, cursorOrder);
+      const rows = tasks.list({ status, sort, order, limit: limit + 1, after });
+      const hasMore = rows.length > limit;
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      res.json({
+        data: page.map(toTask),
+        page: { limit, hasMore, nextCursor: hasMore && last ? encodeCursor(cursorOrder, sortValue(last, sort), last.id) : null },
+      });
+    },
+
+    getTask(req: Request, res: Response) {
+      const row = tasks.findById((req.input.path as { id: number }).id);
+      if (!row) throw problems.notFound('task');
+      res.json(toTask(row));
+    },
+
+    createTask(req: Request, res: Response) {
+      const row = tasks.create(req.input.body as TaskChanges & { title: string }, req.auth!.userId);
+      res.status(201).location(`${basePath}/tasks/${row.id}`).json(toTask(row));
+    },
+
+    updateTask(req: Request, res: Response) {
+      const row = tasks.update((req.input.path as { id: number }).id, req.input.body as TaskChanges);
+      if (!row) throw problems.notFound('task');
+      res.json(toTask(row));
+    },
+
+    deleteTask(req: Request, res: Response) {
+      if (!tasks.remove((req.input.path as { id: number }).id)) throw problems.notFound('task');
+      res.status(204).end();
+    },
+  };
+}

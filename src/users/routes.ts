@@ -1,0 +1,26 @@
+import type { Request, Response } from 'express';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import type { OperationHandler } from '../openapi/router.js';
+import type { Role } from '../openapi/spec.js';
+import { toUser, type UserRepository } from './repository.js';
+
+/** userHandlers: the administrators' view of accounts. */
+export function userHandlers({ users }: { users: UserRepository }): Record<string, OperationHandler> {
+  return {
+    listUsers(req: Request, res: Response) {
+      const { limit, cursor } = req.input.query as { limit: number; cursor?: string };
+      const afterId = cursor === undefined ? 0 : Number(decodeCursor(cursor, 'id').value);
+      const rows = users.list(afterId, limit + 1);
+      const hasMore = rows.length > limit;
+      const data = rows.slice(0, limit).map(toUser);
+      const last = data.at(-1);
+      res.json({ data, page: { limit, hasMore, nextCursor: hasMore && last ? encodeCursor('id', last.id, last.id) : null } });
+    },
+
+    updateUser(req: Request, res: Response) {
+      const { id } = req.input.path as { id: number };
+      const { role } = req.input.body as { role: Role };
+      res.json(toUser(users.setRole(id, role)));
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import type { Config } from './config.js';
+import { startCheckpointer } from './db/checkpoint.js';
+import { openDatabase } from './db/database.js';
+import { migrate } from './db/migrations.js';
+import { createLogger, type LogRecord } from './logging/logger.js';
+import { serve } from './server.js';
+
+/** How this process was started: by our cluster primary, by PM2 in cluster mode, or on its own. */
+export type WorkerMode = 'cluster' | 'pm2' | 'standalone';
+
+/** Messages between the primary and its workers. */
+export type WorkerMessage = { type: 'ready'; port: number } | { type: 'log'; record: LogRecord };
+export type PrimaryMessage = { type: 'shutdown'; reason: string };
+
+/** runWorker serves HTTP in this process until a signal, the primary or a lost primary says stop. */
+export async function runWorker(config: Config, mode: WorkerMode): Promise<void> {
+  const send = (message: WorkerMessage | 'ready') => process.send?.(message);
+  const logger = createLogger(config, {
+    console: true,
+    files: mode !== 'cluster',
+    ...(mode === 'cluster' ? { forward: (record: LogRecord) => process.connected && send({ type: 'log', record }) } : {}),
+  });
+
+  const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
+  if (mode === 'cluster') {
+    // The primary checkpoints for the whole group.
+    db.pragma('wal_autocheckpoint = 0');
+  } else {
+    // PM2 starts instances together: the EXCLUSIVE lock in migrate applies each migration once.
+    migrate(db);
+    if (mode === 'standalone' || config.pm2Instance === 0) {
+      db.pragma('wal_autocheckpoint = 0');
+      startCheckpointer(db, config.database.path, config.database.checkpointIntervalMs, logger);
+    }
+  }
+
+  const running = await serve({ config, logger, db });
+  logger.info('listening', { host: config.host, port: running.port, pid: process.pid, mode });
+
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) {
+      logger.warn('second stop request; exiting now', { reason });
+      process.exit(1);
+    }
+    stopping = true;
+    running.drain(reason).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('drain failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  if (mode === 'cluster') {
+    process.on('message', (message: PrimaryMessage) => {
+      if (message?.type === 'shutdown') stop(message.reason);
+    });
+    // A primary that died cannot replace us or stop us: drain and go.
+    process.on('disconnect', () => stopping || stop('primary gone'));
+  }
+
+  send(mode === 'pm2' ? 'ready' : { type: 'ready', port: running.port });
+}
