@@ -14,6 +14,7 @@ import { requestContext } from './http/request-context.js';
 import './http/types.js';
 import type { Logger } from './logging/logger.js';
 import { operationsRouter } from './openapi/router.js';
+import { pagesRouter } from './pages/routes.js';
 import { loadSpec, type Operation, type Spec } from './openapi/spec.js';
 import { createTaskRepository } from './tasks/repository.js';
 import { taskHandlers } from './tasks/routes.js';
@@ -60,6 +61,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(requestContext(logger));
   app.use(securityHeaders());
   app.use(authLoader(tokens, users));
+  app.use(pagesRouter(spec.document));
   app.use(
     operationsRouter(spec, handlers, {
       before: (op) => (op.roles ? [requireRole(op)] : []),

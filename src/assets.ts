@@ -2,15 +2,27 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 declare global {
-  /** Set by the bundle build: the files the single executable carries inside it. */
+  /** Set by the bundle build: the files of ASSET_FILES, base64, carried inside the bundle. */
   var __BACKEND_API_ASSETS__: Readonly<Record<string, string>> | undefined;
 }
+
+/**
+ * ASSET_FILES lists every file the server reads at run time, relative to the project root.
+ * The bundle build embeds exactly these, so the single executable needs nothing beside it.
+ */
+export const ASSET_FILES: readonly string[] = ['openapi.yaml', 'package.json'];
 
 /** projectRoot is the checkout the server runs from when it runs from source. */
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
-/** readAsset returns a text file of the project (openapi.yaml, public/*), embedded in a bundle or read from the checkout. */
-export function readAsset(name: string): string {
+/** readAssetBytes returns a file of ASSET_FILES, embedded in a bundle or read from the checkout. */
+export function readAssetBytes(name: string): Buffer {
+  if (!ASSET_FILES.includes(name)) throw new Error(`${name} is not in ASSET_FILES`);
   const embedded = globalThis.__BACKEND_API_ASSETS__?.[name];
-  return embedded ?? readFileSync(new URL(`../${name}`, import.meta.url), 'utf8');
+  return embedded !== undefined ? Buffer.from(embedded, 'base64') : readFileSync(new URL(`../${name}`, import.meta.url));
+}
+
+/** readAsset returns a text file of ASSET_FILES. */
+export function readAsset(name: string): string {
+  return readAssetBytes(name).toString('utf8');
 }

@@ -24,6 +24,7 @@ export interface ServeOptions {
   /** An open database, or one is opened from config.database. */
   readonly db?: Db;
   readonly redisState?: () => DependencyState;
+  readonly observe?: (operationId: string) => void;
   /** Released after the database is closed (e.g. quitting Redis). */
   readonly onClosed?: () => Promise<void>;
 }
@@ -33,7 +34,14 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const { config, logger } = options;
   const db = options.db ?? openDatabase(config.database.path, { synchronous: config.database.synchronous });
   const lifecycle: Lifecycle = { state: 'starting' };
-  const app = buildApp({ config, db, logger, lifecycle, ...(options.redisState ? { redisState: options.redisState } : {}) });
+  const app = buildApp({
+    config,
+    db,
+    logger,
+    lifecycle,
+    ...(options.redisState ? { redisState: options.redisState } : {}),
+    ...(options.observe ? { observe: options.observe } : {}),
+  });
 
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, app);
   const active = new Set<ServerResponse>();

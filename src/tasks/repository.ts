@@ -64,6 +64,17 @@ export function sortValue(row: TaskRow, sort: TaskSort): string {
   return row[SORT_COLUMNS[sort]] as string;
 }
 
+/** taskListSql is the keyset query for one shape of list request; each shape has an index that serves it. */
+export function taskListSql(query: Omit<TaskListQuery, 'limit'> & { limit?: number }): string {
+  const column = SORT_COLUMNS[query.sort];
+  const direction = query.order === 'asc' ? 'ASC' : 'DESC';
+  const where = [
+    ...(query.status !== undefined ? ['status = @status'] : []),
+    ...(query.after !== undefined ? [`(${column}, id) ${query.order === 'asc' ? '>' : '<'} (@value, @id)`] : []),
+  ];
+  return `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${column} ${direction}, id ${direction} LIMIT @limit`;
+}
+
 export type TaskRepository = ReturnType<typeof createTaskRepository>;
 
 /** createTaskRepository holds every SQL statement about tasks. */
@@ -78,20 +89,12 @@ export function createTaskRepository(db: Db, write: Writer) {
   const remove = db.prepare<[number]>('DELETE FROM tasks WHERE id = ?');
   const listStatements = new Map<string, Statement<unknown[], TaskRow>>();
 
-  /** listStatement prepares, once, the keyset query for one shape of list request; each shape has an index. */
+  /** listStatement prepares, once, the keyset query for one shape of list request. */
   function listStatement(query: TaskListQuery): Statement<unknown[], TaskRow> {
     const key = `${query.sort}:${query.order}:${query.status !== undefined}:${query.after !== undefined}`;
     let statement = listStatements.get(key);
     if (!statement) {
-      const column = SORT_COLUMNS[query.sort];
-      const direction = query.order === 'asc' ? 'ASC' : 'DESC';
-      const where = [
-        ...(query.status !== undefined ? ['status = @status'] : []),
-        ...(query.after !== undefined ? [`(${column}, id) ${query.order === 'asc' ? '>' : '<'} (@value, @id)`] : []),
-      ];
-      statement = db.prepare<unknown[], TaskRow>(
-        `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${column} ${direction}, id ${direction} LIMIT @limit`,
-      );
+      statement = db.prepare<unknown[], TaskRow>(taskListSql(query));
       listStatements.set(key, statement);
     }
     return statement;

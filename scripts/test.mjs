@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// Runs the whole test suite: finds (or, as root, installs) the system tools the tests drive,
+// then runs every src/**/*.test.ts with node's test runner: light files in parallel, then the
+// process-heavy ones (*.process.test.ts: clusters, signals, nginx, browsers) one at a time.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+
+if (args.includes('--help')) {
+  console.log(`Usage: npm test [-- <path filter>...]
+
+Runs src/**/*.test.ts with node --test. A filter keeps the files whose path contains it.
+System tools the tests need (redis-server, nginx, chromium) are installed with apt-get when
+missing and this runs as root; otherwise install them yourself. With CI=true a missing
+tool fails the run instead of skipping tests.`);
+  process.exit(0);
+}
+
+const TOOLS = [
+  { bin: 'redis-server', pkg: 'redis-server', paths: ['/usr/bin/redis-server'] },
+  { bin: 'nginx', pkg: 'nginx-light', paths: ['/usr/sbin/nginx'] },
+  { bin: 'chromium', pkg: 'chromium', paths: ['/usr/bin/chromium'] },
+];
+
+function have(tool) {
+  return tool.paths.some((path) => existsSync(path)) || spawnSync('sh', ['-c', `command -v ${tool.bin}`]).status === 0;
+}
+
+const missing = TOOLS.filter((tool) => !have(tool));
+if (missing.length > 0) {
+  const packages = missing.map((tool) => tool.pkg);
+  if (process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v apt-get']).status === 0) {
+    console.log(`installing test tools: ${packages.join(' ')}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const update = spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+    const install = update.status === 0 && spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+    if (!install || install.status !== 0) {
+      console.error(`could not install ${packages.join(' ')} with apt-get`);
+      process.exit(1);
+    }
+  } else {
+    const message = `missing test tools: ${packages.join(' ')} (sudo apt-get install ${packages.join(' ')})`;
+    if (process.env.CI === 'true') {
+      console.error(`${message}; CI never skips them`);
+      process.exit(1);
+    }
+    console.warn(`${message}; the tests that need them will be skipped`);
+  }
+}
+
+const files = readdirSync(join(root, 'src'), { recursive: true })
+  .map((file) => join('src', String(file)))
+  .filter((file) => file.endsWith('.test.ts'))
+  .filter((file) => args.length === 0 || args.some((filter) => file.includes(filter)))
+  .sort();
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+
+const heavy = files.filter((file) => file.endsWith('.process.test.ts'));
+const light = files.filter((file) => !heavy.includes(file));
+let failed = false;
+for (const [group, concurrency] of [[light, 2], [heavy, 1]]) {
+  if (group.length === 0) continue;
+  const run = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...group.map((f) => relative(root, join(root, f)))],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  );
+  failed ||= run.status !== 0;
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,60 @@
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { createAjv } from '../openapi/ajv.js';
+import { loadSpec, type Operation, type Spec } from '../openapi/spec.js';
+
+const spec: Spec = loadSpec();
+const ajv = createAjv(false);
+const compiled = new Map<string, ValidateFunction>();
+const matchers = spec.operations.map((op) => ({
+  op,
+  pattern: new RegExp(`^${op.path.replace(/\{\w+\}/g, '[^/]+')}$`),
+}));
+const problemSchema = (spec.operations[0]?.responses['500'] as { content: Record<string, { schema: object }> }).content[
+  'application/problem+json'
+]?.schema as object;
+
+/** The spec as the tests see it. */
+export const testSpec = spec;
+
+/** findOperation returns the operation a request hits, if any. */
+export function findOperation(method: string, pathname: string): Operation | undefined {
+  return matchers.find(({ op, pattern }) => op.method === method.toLowerCase() && pattern.test(pathname))?.op;
+}
+
+/**
+ * assertMatchesContract throws unless the response is one openapi.yaml declares for the
+ * operation: a declared status, the declared media type, and a body valid against its schema.
+ * Responses of no operation (404, 405) must be problem documents.
+ */
+export function assertMatchesContract(method: string, pathname: string, status: number, contentType: string | null, body: unknown): void {
+  const where = `${method} ${pathname} → ${status}`;
+  const isProblem = contentType?.startsWith('application/problem+json') ?? false;
+  if (status >= 400 && !isProblem) throw new Error(`${where}: an error must be application/problem+json, got ${contentType}`);
+  const op = findOperation(method === 'HEAD' ? 'GET' : method, pathname);
+  if (!op) {
+    if (status !== 404 && status !== 405) throw new Error(`${where}: no operation in openapi.yaml matches`);
+    validate('problem', problemSchema, body, where);
+    return;
+  }
+  const response = op.responses[String(status)] as { content?: Record<string, { schema?: object }> } | undefined;
+  if (!response) throw new Error(`${where}: status ${status} is not declared for ${op.id}`);
+  if (!response.content || method === 'HEAD') {
+    if (body !== undefined && body !== '' && method !== 'HEAD') throw new Error(`${where}: declared without a body, got one`);
+    return;
+  }
+  const mediaType = contentType?.split(';')[0]?.trim() ?? '';
+  const media = response.content[mediaType];
+  if (!media) throw new Error(`${where}: media type ${mediaType} not declared (declared: ${Object.keys(response.content).join(', ')})`);
+  if (media.schema) validate(`${op.id}:${status}:${mediaType}`, media.schema, body, where);
+}
+
+function validate(key: string, schema: object, body: unknown, where: string): void {
+  let validator = compiled.get(key);
+  if (!validator) {
+    validator = ajv.compile(schema);
+    compiled.set(key, validator);
+  }
+  if (!validator(body)) {
+    throw new Error(`${where}: body does not match openapi.yaml: ${JSON.stringify(validator.errors)}\n${JSON.stringify(body)}`);
+  }
+}
