@@ -18,6 +18,7 @@ export async function runWorker(config: Config, mode: WorkerMode): Promise<void>
   const logger = createLogger(config, {
     console: true,
     files: mode !== 'cluster',
+    ...(mode === 'pm2' ? { fileTag: `instance${config.pm2Instance}` } : {}),
     ...(mode === 'cluster' ? { forward: (record: LogRecord) => process.connected && send({ type: 'log', record }) } : {}),
   });
 
@@ -27,7 +28,8 @@ export async function runWorker(config: Config, mode: WorkerMode): Promise<void>
     db.pragma('wal_autocheckpoint = 0');
   } else {
     // PM2 starts instances together: the EXCLUSIVE lock in migrate applies each migration once.
-    migrate(db);
+    const applied = migrate(db);
+    if (applied.from !== applied.to) logger.info('migrated', { ...applied, pid: process.pid });
     if (mode === 'standalone' || config.pm2Instance === 0) {
       db.pragma('wal_autocheckpoint = 0');
       startCheckpointer(db, config.database.path, config.database.checkpointIntervalMs, logger);

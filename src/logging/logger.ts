@@ -46,6 +46,8 @@ export interface LoggerOptions {
   readonly console: boolean;
   /** Write the rotating files in config.log.dir; exactly one process of a group should. */
   readonly files: boolean;
+  /** Distinguishes the files of processes that each write their own (PM2 instances). */
+  readonly fileTag?: string;
   /** Hand every record to another process (a cluster worker sends them to its primary). */
   readonly forward?: (record: LogRecord) => void;
 }
@@ -61,11 +63,12 @@ export function createLogger(config: Pick<Config, 'log'>, options: LoggerOptions
     );
   }
   if (options.files && config.log.dir) {
+    const tag = options.fileTag ? `-${options.fileTag}` : '';
     transports.push(
-      new DailyRotateFile({ dirname: config.log.dir, filename: 'app-%DATE%.log', maxFiles: '14d', format: winston.format.json() }),
+      new DailyRotateFile({ dirname: config.log.dir, filename: `app${tag}-%DATE%.log`, maxFiles: '14d', format: winston.format.json() }),
       new DailyRotateFile({
         dirname: config.log.dir,
-        filename: 'error-%DATE%.log',
+        filename: `error${tag}-%DATE%.log`,
         maxFiles: '30d',
         level: 'error',
         format: winston.format.json(),

@@ -1,0 +1,174 @@
+import Database from 'better-sqlite3';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, describe, test } from 'node:test';
+import { runLoad } from '../test-support/load.js';
+import { startServerProcess, type ServerProcess } from '../test-support/process.js';
+
+async function adminToken(server: ServerProcess): Promise<string> {
+  const body = { username: 'admin', email: 'admin@example.com', password: 'secret123' };
+  await fetch(`${server.url}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const login = await fetch(`${server.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: body.email, password: body.password }),
+  });
+  return ((await login.json()) as { token: string }).token;
+}
+
+const workerPids = (server: ServerProcess) => server.records().filter((r) => r.message === 'listening').map((r) => r.pid as number);
+const storedIds = (server: ServerProcess) => {
+  const db = new Database(join(server.dir, 'data', 'app.db'), { readonly: true });
+  try {
+    return new Set((db.prepare('SELECT id FROM tasks').all() as Array<{ id: number }>).map((r) => r.id));
+  } finally {
+    db.close();
+  }
+};
+
+describe('cluster mode on one WAL file', () => {
+  const servers: ServerProcess[] = [];
+  after(() => servers.forEach((s) => s.kill('SIGKILL')));
+
+  test('2 000 concurrent creates across 2 workers: every 201 is stored, no 5xx, no busy error', async () => {
+    const server = await startServerProcess();
+    servers.push(server);
+    const token = await adminToken(server);
+    const result = await runLoad({
+      baseUrl: server.url,
+      concurrency: 64,
+      total: 2000,
+      next: (i) => ({ method: 'POST', path: '/api/v1/tasks', token, json: { title: `task ${i}` } }),
+    });
+    const ids = storedIds(server);
+    console.log(`creates: ${JSON.stringify(result.statuses)} in ${result.durationMs} ms; failures ${result.failures.length}`);
+    assert.deepEqual(result.statuses, { 201: 2000 });
+    assert.equal(result.failures.length, 0);
+    assert.equal(ids.size, 2000);
+    assert.ok(result.created.every((task) => ids.has(task.id)));
+    assert.doesNotMatch(server.output(), /SQLITE_BUSY|database_busy/);
+    server.kill('SIGTERM');
+    assert.deepEqual(await server.exited, { code: 0, signal: null });
+  });
+
+  test('a worker killed under load is replaced; only its in-flight requests fail', async () => {
+    const server = await startServerProcess();
+    servers.push(server);
+    const token = await adminToken(server);
+    const [victim] = workerPids(server);
+    let killedAt = Infinity;
+    const load = runLoad({
+      baseUrl: server.url,
+      concurrency: 16,
+      durationMs: 3000,
+      next: () => ({ method: 'GET', path: '/api/v1/tasks', token }),
+    });
+    await sleep(800);
+    process.kill(victim as number, 'SIGKILL');
+    killedAt = Date.now();
+    const replacement = await server.waitFor((r) => r.message === 'listening' && !workerPids(server).slice(0, 2).includes(r.pid), 10_000);
+    const result = await load;
+    const exit = await server.waitFor((r) => r.message === 'worker exited' && r.workerPid === victim);
+    console.log(
+      `worker kill: ${JSON.stringify(result.statuses)}, ${result.failures.length} failed (${[...new Set(result.failures.map((f) => f.code))]}), replacement pid ${replacement.pid}`,
+    );
+    assert.equal(exit.signal, 'SIGKILL');
+    assert.ok(result.failures.length <= 16, 'no more failures than requests in flight');
+    assert.ok(result.failures.every((f) => f.startedAt <= killedAt + 50), 'no failure after the kill settled');
+    assert.equal(Object.keys(result.statuses).join(), '200');
+    const after = await fetch(`${server.url}/api/v1/tasks`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(after.status, 200);
+    server.kill('SIGTERM');
+    assert.equal((await server.exited).code, 0);
+  });
+
+  test('SIGTERM under load: every request accepted before the signal completes, exit 0 within the limit', async () => {
+    const server = await startServerProcess({ env: { SHUTDOWN_TIMEOUT: '5' } });
+    servers.push(server);
+    const token = await adminToken(server);
+    let signalledAt = Infinity;
+    const load = runLoad({
+      baseUrl: server.url,
+      concurrency: 32,
+      durationMs: 4000,
+      next: (i) => ({ method: 'POST', path: '/api/v1/tasks', token, json: { title: `t${i}` } }),
+      stop: () => Date.now() > signalledAt + 1500,
+    });
+    await sleep(1000);
+    signalledAt = Date.now();
+    server.kill('SIGTERM');
+    const [result, exit] = await Promise.all([load, server.exited]);
+    const stoppedInMs = Date.now() - signalledAt;
+    const acceptedFailures = result.failures.filter((f) => f.connectedAt <= signalledAt);
+    const late = result.failures.filter((f) => f.connectedAt > signalledAt);
+    console.log(
+      `SIGTERM: ${JSON.stringify(result.statuses)}; failures accepted-before ${acceptedFailures.length}, after ${late.length} (${[...new Set(late.map((f) => f.code))]}); exit ${JSON.stringify(exit)} after ${stoppedInMs} ms`,
+    );
+    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.ok(stoppedInMs < 5000 + 3000);
+    assert.deepEqual(acceptedFailures, []);
+    assert.ok(late.every((f) => f.code === 'ECONNREFUSED' || f.code === 'ECONNRESET'));
+    assert.equal(Object.keys(result.statuses).join(), '201');
+    const ids = storedIds(server);
+    assert.ok(result.created.every((task) => ids.has(task.id)), 'every acknowledged write is stored');
+  });
+
+  test('SIGKILL of the whole process group during writes loses no acknowledged write', async () => {
+    const server = await startServerProcess({ detached: true });
+    servers.push(server);
+    const token = await adminToken(server);
+    let killed = false;
+    const load = runLoad({
+      baseUrl: server.url,
+      concurrency: 32,
+      durationMs: 5000,
+      next: (i) => ({ method: 'POST', path: '/api/v1/tasks', token, json: { title: `t${i}` } }),
+      stop: () => killed,
+    });
+    await sleep(1200);
+    process.kill(-(server.child.pid as number), 'SIGKILL');
+    killed = true;
+    const result = await load;
+    await server.exited;
+    const db = new Database(join(server.dir, 'data', 'app.db'));
+    const integrity = db.pragma('integrity_check', { simple: true });
+    const ids = new Set((db.prepare('SELECT id FROM tasks').all() as Array<{ id: number }>).map((r) => r.id));
+    db.close();
+    console.log(`group SIGKILL: ${result.created.length} acknowledged, ${ids.size} stored, integrity ${String(integrity)}`);
+    assert.equal(integrity, 'ok');
+    assert.ok(result.created.length > 100);
+    assert.deepEqual(
+      result.created.filter((task) => !ids.has(task.id)),
+      [],
+    );
+  });
+
+  test('SIGHUP replaces every worker one at a time with zero failed requests', async () => {
+    const server = await startServerProcess();
+    servers.push(server);
+    const token = await adminToken(server);
+    const before = workerPids(server);
+    let done = false;
+    const load = runLoad({
+      baseUrl: server.url,
+      concurrency: 16,
+      durationMs: 20_000,
+      next: (i) => (i % 10 === 0 ? { method: 'POST', path: '/api/v1/tasks', token, json: { title: `t${i}` } } : { method: 'GET', path: '/api/v1/tasks', token }),
+      stop: () => done,
+    });
+    await sleep(500);
+    server.kill('SIGHUP');
+    await server.waitFor((r) => r.message === 'rolling restart: done', 20_000);
+    await sleep(500);
+    done = true;
+    const result = await load;
+    const now = server.records().filter((r) => r.message === 'listening').map((r) => r.pid as number).slice(-2);
+    console.log(`rolling restart: ${JSON.stringify(result.statuses)}; ${result.failures.length} failures; workers ${before} → ${now}`);
+    assert.equal(result.failures.length, 0, JSON.stringify(result.failures.slice(0, 5)));
+    assert.deepEqual(Object.keys(result.statuses).sort(), ['200', '201']);
+    assert.ok(now.every((pid) => !before.includes(pid)));
+    server.kill('SIGTERM');
+    assert.equal((await server.exited).code, 0);
+  });
+});

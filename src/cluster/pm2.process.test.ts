@@ -1,0 +1,118 @@
+import Database from 'better-sqlite3';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { projectRoot } from '../assets.js';
+import { testEnv } from '../test-support/app.js';
+import { runLoad } from '../test-support/load.js';
+import { freePort } from '../test-support/process.js';
+
+const require = createRequire(import.meta.url);
+const pm2Bin = join(projectRoot, 'node_modules', '.bin', 'pm2');
+const ecosystem = require(join(projectRoot, 'ecosystem.config.cjs')) as { apps: Array<Record<string, unknown>> };
+
+describe('PM2 cluster mode', () => {
+  test('ecosystem.config.cjs uses only keys of PM2 schema, with the types it declares', () => {
+    const schema = require('pm2/lib/API/schema.json') as Record<string, { type?: string | string[] }>;
+    const typeOf = (value: unknown) => (Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value);
+    const aliases = new Map<string, string>(
+      Object.entries(schema).flatMap(([name, entry]) => [
+        [name, name] as [string, string],
+        ...[(entry as { alias?: string | string[] }).alias ?? []].flat().map((alias) => [alias, name] as [string, string]),
+      ]),
+    );
+    for (const app of ecosystem.apps) {
+      for (const [key, value] of Object.entries(app)) {
+        const entry = schema[aliases.get(key) ?? key];
+        assert.ok(entry, `${key} is not a PM2 option`);
+        const types = [entry.type ?? []].flat();
+        if (types.length) assert.ok(types.includes(typeOf(value)), `${key}: ${typeOf(value)} is not one of ${types}`);
+      }
+      assert.equal(app.exec_mode, 'cluster');
+      assert.equal(app.wait_ready, true);
+      assert.ok((app.kill_timeout as number) > 10_000, 'kill_timeout above the drain limit');
+    }
+  });
+
+  describe('running under pm2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'backend-api-pm2-'));
+    let env: Record<string, string>;
+    let port: number;
+    const pm2 = (...args: string[]) => {
+      const run = spawnSync(pm2Bin, args, { cwd: projectRoot, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+      if (run.status !== 0) throw new Error(`pm2 ${args.join(' ')}: ${run.stdout}\n${run.stderr}`);
+      return run.stdout;
+    };
+    const online = () => (JSON.parse(pm2('jlist')) as Array<{ pm2_env: { status: string } }>).filter((p) => p.pm2_env.status === 'online');
+
+    before(async () => {
+      port = await freePort();
+      env = { ...testEnv(dir, { PORT: String(port), WORKERS: '2', LOG_LEVEL: 'info' }), PM2_HOME: join(dir, 'pm2') };
+      pm2('start', join(projectRoot, 'ecosystem.config.cjs'));
+      for (let i = 0; i < 100 && online().length < 2; i++) await sleep(200);
+    });
+    after(() => {
+      spawnSync(pm2Bin, ['kill'], { env: { ...process.env, ...env }, timeout: 30_000 });
+    });
+
+    test('starts two instances that migrated the database exactly once', async () => {
+      assert.equal(online().length, 2);
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      assert.equal(health.status, 200);
+      const logs = readdirSync(join(dir, 'pm2', 'logs'))
+        .map((f) => readFileSync(join(dir, 'pm2', 'logs', f), 'utf8'))
+        .join('\n')
+        .split('\n')
+        .filter((line) => !line.includes('"message":"request"'))
+        .join('\n');
+      const migrated = logs.split('\n').filter((line) => line.includes('"message":"migrated"'));
+      assert.equal(migrated.length, 1, logs.slice(-3000));
+      const db = new Database(join(dir, 'data', 'app.db'), { readonly: true });
+      assert.equal(db.pragma('user_version', { simple: true }), 1);
+      db.close();
+    });
+
+    test('pm2 reload under load fails no request', async () => {
+      const base = `http://127.0.0.1:${port}`;
+      const credentials = { email: 'admin@example.com', password: 'secret123' };
+      const headers = { 'content-type': 'application/json' };
+      await fetch(`${base}/api/v1/auth/register`, { method: 'POST', headers, body: JSON.stringify({ username: 'admin', ...credentials }) });
+      const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers, body: JSON.stringify(credentials) });
+      const { token } = (await login.json()) as { token: string };
+      let done = false;
+      const load = runLoad({
+        baseUrl: base,
+        concurrency: 8,
+        durationMs: 40_000,
+        next: (i) => (i % 10 === 0 ? { method: 'POST', path: '/api/v1/tasks', token, json: { title: `t${i}` } } : { method: 'GET', path: '/api/v1/tasks', token }),
+        stop: () => done,
+      });
+      await sleep(500);
+      const before = (JSON.parse(pm2('jlist')) as Array<{ pid: number }>).map((p) => p.pid);
+      const reloadStart = Date.now();
+      // Not spawnSync: the load generator shares this event loop and must keep running.
+      await promisify(execFile)(pm2Bin, ['reload', 'backend-api'], { cwd: projectRoot, env: { ...process.env, ...env }, timeout: 60_000 });
+      console.log(`reload from ${new Date(reloadStart).toISOString()} to ${new Date().toISOString()}`);
+      await sleep(500);
+      done = true;
+      const result = await load;
+      const now = (JSON.parse(pm2('jlist')) as Array<{ pid: number }>).map((p) => p.pid);
+      console.log(`pm2 reload: ${JSON.stringify(result.statuses)}; ${result.failures.length} failures; pids ${before} → ${now}`);
+      const logs = readdirSync(join(dir, 'pm2', 'logs'))
+        .map((f) => readFileSync(join(dir, 'pm2', 'logs', f), 'utf8'))
+        .join('\n')
+        .split('\n')
+        .filter((line) => !line.includes('"message":"request"'))
+        .join('\n');
+      assert.equal(result.failures.length, 0, `${JSON.stringify(result.failures.slice(0, 3).map((f) => new Date(f.startedAt).toISOString()))}\n${logs.slice(-5000)}`);
+      assert.deepEqual(Object.keys(result.statuses).sort(), ['200', '201']);
+      assert.ok(now.every((pid) => !before.includes(pid)), 'every instance was replaced');
+    });
+  });
+});

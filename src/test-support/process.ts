@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '../assets.js';
+import { testEnv } from './app.js';
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly dir: string;
+  readonly port: number;
+  readonly url: string;
+  readonly env: Record<string, string>;
+  /** Everything the process printed so far, stdout and stderr. */
+  output(): string;
+  /** The JSON log records printed so far. */
+  records(): Array<Record<string, any>>;
+  /** waitFor resolves with the first log record (already printed or to come) that matches. */
+  waitFor(match: (record: Record<string, any>) => boolean, timeoutMs?: number): Promise<Record<string, any>>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** sourceNodeArgs are node's arguments to run src/main.ts from source, from any working directory. */
+export function sourceNodeArgs(): string[] {
+  return ['--import', import.meta.resolve('tsx'), join(projectRoot, 'src/main.ts')];
+}
+
+/** freePort asks the kernel for a port nobody listens on. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StartOptions {
+  readonly env?: Record<string, string>;
+  readonly dir?: string;
+  /** Start in a new process group, so the whole group can be signalled. */
+  readonly detached?: boolean;
+  readonly args?: readonly string[];
+  /** Wait for this log message before resolving (default: "primary ready"). */
+  readonly readyMessage?: string | null;
+}
+
+/** startServerProcess runs `src/main.ts serve` as a real child process (primary + workers) on a free port. */
+export async function startServerProcess(options: StartOptions = {}): Promise<ServerProcess> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'backend-api-proc-'));
+  const port = await freePort();
+  const env = testEnv(dir, { LOG_LEVEL: 'info', WORKERS: '2', PORT: String(port), ...options.env });
+  const child = spawn(process.execPath, [...sourceNodeArgs(), ...(options.args ?? ['serve'])], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
+  let text = '';
+  const parsed: Array<Record<string, any>> = [];
+  const waiters: Array<{ match: (r: Record<string, any>) => boolean; resolve: (r: Record<string, any>) => void }> = [];
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString();
+    partial += chunk.toString();
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const record = JSON.parse(line) as Record<string, any>;
+        parsed.push(record);
+        for (const waiter of [...waiters]) {
+          if (waiter.match(record)) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.resolve(record);
+          }
+        }
+      } catch {
+        // a line of something else
+      }
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+
+  const waitFor = (match: (r: Record<string, any>) => boolean, timeoutMs = 30_000) => {
+    const found = parsed.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise<Record<string, any>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for a log record; output so far:\n${text.slice(-4000)}`)), timeoutMs);
+      waiters.push({ match, resolve: (r) => (clearTimeout(timer), resolve(r)) });
+      void exited.then(() => setTimeout(() => reject(new Error(`process exited; output:\n${text.slice(-4000)}`)), 100));
+    });
+  };
+
+  const proc: ServerProcess = {
+    child,
+    dir,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    env,
+    output: () => text,
+    records: () => parsed,
+    waitFor,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+  const readyMessage = options.readyMessage === undefined ? 'primary ready' : options.readyMessage;
+  if (readyMessage) await waitFor((r) => r.message === readyMessage);
+  return proc;
+}
