@@ -12,7 +12,14 @@ import { jsonBody } from './http/body.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
 import './http/types.js';
+import { memoryStore, redisStore } from './cache/stores.js';
+import { generationReader, responseCache } from './cache/response-cache.js';
 import type { Logger } from './logging/logger.js';
+import { throttledWarn } from './logging/throttle.js';
+import { limiterFactory } from './rate-limit/limiters.js';
+import { createLoginGuard } from './rate-limit/login-guard.js';
+import { globalRateLimit } from './rate-limit/middleware.js';
+import type { RedisHandle } from './redis/client.js';
 import { operationsRouter } from './openapi/router.js';
 import { pagesRouter } from './pages/routes.js';
 import { loadSpec, type Operation, type Spec } from './openapi/spec.js';
@@ -28,7 +35,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
   readonly spec?: Spec;
-  readonly redisState?: () => DependencyState;
+  /** Shared cache and rate-limit counts; without it both are kept on this host. */
+  readonly redis?: RedisHandle | null;
   /** Called with the operationId just before a handler runs (tests use it to prove a refused request ran nothing). */
   readonly observe?: (operationId: string) => void;
 }
@@ -38,18 +46,29 @@ const API_BASE = '/api/v1';
 /** buildApp assembles the Express app; it never listens. */
 export function buildApp(deps: AppDeps): Express {
   const { config, db, logger } = deps;
-  const spec = deps.spec ?? loadSpec();
+  const spec = deps.spec ?? loadSpec(undefined, config.cache.ttlSeconds || undefined);
+  const redis = deps.redis ?? null;
   const write = createWriter(db);
   const users = createUserRepository(db, write);
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
   const passwords = createPasswordHasher(config.bcryptRounds);
+  const limiters = limiterFactory(redis?.client ?? null);
+  const loginGuard = createLoginGuard(limiters, config.rateLimit, logger);
+  const warn = throttledWarn(logger);
+  const cacheStore = !config.cache.enabled
+    ? null
+    : redis
+      ? redisStore(redis.client, (error) => warn('cache', 'cache unavailable; reading from SQLite', { error: (error as Error)?.message }))
+      : memoryStore();
+  const generation = generationReader(db);
+  const redisState = (): DependencyState => redis?.state() ?? 'disabled';
 
   const handlers = {
-    ...authHandlers({ users, tokens, passwords, basePath: API_BASE }),
+    ...authHandlers({ users, tokens, passwords, loginGuard, basePath: API_BASE }),
     ...userHandlers({ users }),
     ...taskHandlers({ tasks, basePath: API_BASE }),
-    ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState: deps.redisState ?? (() => 'disabled') }),
+    ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState }),
   };
 
   const app = express();
@@ -60,13 +79,18 @@ export function buildApp(deps: AppDeps): Express {
   // The order every request goes through, top to bottom.
   app.use(requestContext(logger));
   app.use(securityHeaders());
+  if (config.rateLimit.max > 0) {
+    const limiter = limiters({ keyPrefix: 'global', points: config.rateLimit.max, durationSeconds: config.rateLimit.windowSeconds });
+    const exempt = new Set(spec.operations.filter((op) => op.rateLimit === 'none').map((op) => op.path));
+    app.use(globalRateLimit(limiter, config.rateLimit.max, config.rateLimit.windowSeconds, logger, exempt));
+  }
   app.use(authLoader(tokens, users));
   app.use(pagesRouter(spec.document));
   app.use(
     operationsRouter(spec, handlers, {
       before: (op) => (op.roles ? [requireRole(op)] : []),
       body: jsonBody(config.bodyLimitBytes),
-      after: (op) => (deps.observe ? [observeOperation(op, deps.observe)] : []),
+      after: (op) => [...responseCache(op, { store: cacheStore, generation }), ...(deps.observe ? [observeOperation(op, deps.observe)] : [])],
     }),
   );
   app.use(notFound);

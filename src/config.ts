@@ -30,6 +30,7 @@ export interface Config {
   };
   readonly redisUrl: string | null;
   readonly redisCommandTimeoutMs: number;
+  /** ttlSeconds 0 keeps each operation's x-cache-ttl from openapi.yaml. */
   readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number };
   readonly rateLimit: {
     readonly max: number;
@@ -95,7 +96,7 @@ export function loadConfig(env: Env, version = '0.0.0'): Config {
     redisCommandTimeoutMs: read.int('REDIS_COMMAND_TIMEOUT_MS', 300, 10, 10_000),
     cache: {
       enabled: read.bool('CACHE_ENABLED', true),
-      ttlSeconds: read.int('CACHE_TTL_SECONDS', 60, 1, 86_400),
+      ttlSeconds: read.int('CACHE_TTL_SECONDS', 0, 0, 86_400),
     },
     rateLimit: {
       max: read.int('RATE_LIMIT_MAX', 100, 0, 10_000_000),

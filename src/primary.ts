@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import type { Config } from './config.js';
 import { startCheckpointer } from './db/checkpoint.js';
 import { openDatabase } from './db/database.js';
@@ -34,6 +35,8 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
   const stopCheckpointer = startCheckpointer(db, config.database.path, config.database.checkpointIntervalMs, logger);
   logger.info('database ready', { path: config.database.path, schema: applied });
 
+  // Holds the per-host rate-limit counts the workers share (alone without Redis, as insurance with it).
+  new RateLimiterClusterMaster();
   const slots = new Map<number, Slot>();
   const crashes: number[] = [];
   let stopping = false;

@@ -4,11 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
-import type { DependencyState, Lifecycle } from './health/routes.js';
+import type { Lifecycle } from './health/routes.js';
 import type { Logger } from './logging/logger.js';
+import { connectRedis } from './redis/client.js';
 
 /** How long a draining server keeps idle keep-alive sockets open for one last request each. */
 const IDLE_SOCKET_GRACE_MS = 1000;
+const REDIS_START_WAIT_MS = 3000;
 
 export interface RunningServer {
   readonly server: Server;
@@ -23,10 +25,7 @@ export interface ServeOptions {
   readonly logger: Logger;
   /** An open database, or one is opened from config.database. */
   readonly db?: Db;
-  readonly redisState?: () => DependencyState;
   readonly observe?: (operationId: string) => void;
-  /** Released after the database is closed (e.g. quitting Redis). */
-  readonly onClosed?: () => Promise<void>;
 }
 
 /** serve builds the app and listens; the returned drain is the graceful shutdown. */
@@ -34,14 +33,10 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const { config, logger } = options;
   const db = options.db ?? openDatabase(config.database.path, { synchronous: config.database.synchronous });
   const lifecycle: Lifecycle = { state: 'starting' };
-  const app = buildApp({
-    config,
-    db,
-    logger,
-    lifecycle,
-    ...(options.redisState ? { redisState: options.redisState } : {}),
-    ...(options.observe ? { observe: options.observe } : {}),
-  });
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, config.redisCommandTimeoutMs, logger) : null;
+  // Ready means Redis too when it is configured; if it does not come, serve without it (degraded).
+  if (redis && !(await redis.ready(REDIS_START_WAIT_MS))) logger.warn('redis not reachable at start; serving without it');
+  const app = buildApp({ config, db, logger, lifecycle, redis, ...(options.observe ? { observe: options.observe } : {}) });
 
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, app);
   const active = new Set<ServerResponse>();
@@ -87,7 +82,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     } finally {
       db.close();
     }
-    await options.onClosed?.();
+    await redis?.quit();
     logger.info('drained', { pid: process.pid });
   }
 

@@ -3,6 +3,7 @@ import { problems } from '../http/errors.js';
 import type { OperationHandler } from '../openapi/router.js';
 import type { Role } from '../openapi/spec.js';
 import { toUser, type UserRepository } from '../users/repository.js';
+import type { LoginGuard } from '../rate-limit/login-guard.js';
 import type { PasswordHasher } from './passwords.js';
 import type { TokenService } from './tokens.js';
 
@@ -10,6 +11,7 @@ interface AuthDeps {
   readonly users: UserRepository;
   readonly tokens: TokenService;
   readonly passwords: PasswordHasher;
+  readonly loginGuard: LoginGuard;
   readonly basePath: string;
 }
 
@@ -21,7 +23,7 @@ interface RegisterBody {
 }
 
 /** authHandlers: sign-up, login, the current account, logout and password change. */
-export function authHandlers({ users, tokens, passwords, basePath }: AuthDeps): Record<string, OperationHandler> {
+export function authHandlers({ users, tokens, passwords, loginGuard, basePath }: AuthDeps): Record<string, OperationHandler> {
   return {
     async registerUser(req: Request, res: Response) {
       const body = req.input.body as RegisterBody;
@@ -37,9 +39,15 @@ export function authHandlers({ users, tokens, passwords, basePath }: AuthDeps): 
 
     async loginUser(req: Request, res: Response) {
       const { email, password } = req.input.body as { email: string; password: string };
+      const ip = req.ip ?? 'unknown';
+      await loginGuard.check(email, ip);
       const row = users.findByEmail(email);
       // An unknown email is compared against a dummy hash: same answer, same time.
-      if (!(await passwords.verify(password, row?.password_hash)) || !row) throw problems.invalidCredentials();
+      if (!(await passwords.verify(password, row?.password_hash)) || !row) {
+        await loginGuard.failed(email, ip);
+        throw problems.invalidCredentials();
+      }
+      await loginGuard.succeeded(email, ip);
       const token = tokens.sign({ userId: row.id, role: row.role, tokenVersion: row.token_version });
       res.json({ token, tokenType: 'Bearer', expiresIn: tokens.expiresInSeconds, user: toUser(row) });
     },

@@ -33,6 +33,14 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX tasks_status_updated_at ON tasks (status, updated_at, id);
   CREATE INDEX tasks_status_title ON tasks (status, title, id);
   `,
+  `
+  -- Response cache keys carry a resource's generation; writes bump it in their own transaction.
+  CREATE TABLE cache_generations (
+    resource   TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO cache_generations (resource, generation) VALUES ('tasks', 0);
+  `,
 ];
 
 /** schemaVersion is the version the code expects. */

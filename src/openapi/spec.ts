@@ -17,7 +17,8 @@ export interface Operation {
   readonly routePath: string;
   /** Roles allowed to call it; null when the operation is public. */
   readonly roles: readonly Role[] | null;
-  readonly cacheTtlSeconds: number | null;
+  /** Set for cached reads: the TTL, and the resource whose writes invalidate it. */
+  readonly cache: { readonly ttlSeconds: number; readonly resource: string } | null;
   readonly rateLimit: 'default' | 'login' | 'none';
   readonly body: { readonly required: boolean; readonly validate: ValidateFunction } | null;
   readonly validatePath: ValidateFunction;
@@ -36,7 +37,7 @@ export interface Spec {
 const METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete'];
 
 /** loadSpec parses openapi.yaml and compiles one set of validators per operation, once. */
-export function loadSpec(text = readAsset('openapi.yaml')): Spec {
+export function loadSpec(text = readAsset('openapi.yaml'), cacheTtlSeconds?: number): Spec {
   const document = parse(text) as Json;
   const resolved = dereference(document, document) as Json;
   const paramAjv = createAjv(true);
@@ -59,7 +60,7 @@ export function loadSpec(text = readAsset('openapi.yaml')): Spec {
         path,
         routePath: path.replace(/\{(\w+)\}/g, ':$1'),
         roles: rolesOf(op),
-        cacheTtlSeconds: typeof op['x-cache-ttl'] === 'number' ? op['x-cache-ttl'] : null,
+        cache: cacheOf(op, cacheTtlSeconds),
         rateLimit: (op['x-rate-limit'] as Operation['rateLimit'] | undefined) ?? 'default',
         body: bodySchema ? { required: requestBody?.required === true, validate: bodyAjv.compile(bodySchema as Json) } : null,
         validatePath: paramAjv.compile(parameterObjectSchema(parameters, 'path')),
@@ -72,6 +73,17 @@ export function loadSpec(text = readAsset('openapi.yaml')): Spec {
   const byRoutePath = new Map<string, Operation[]>();
   for (const op of operations) byRoutePath.set(op.routePath, [...(byRoutePath.get(op.routePath) ?? []), op]);
   return { document, operations, byRoutePath };
+}
+
+/** cacheOf reads x-cache-ttl and x-cache-resource; an operator's CACHE_TTL_SECONDS replaces every TTL. */
+function cacheOf(op: Json, ttlOverride: number | undefined): Operation['cache'] {
+  const ttl = op['x-cache-ttl'];
+  if (ttl === undefined) return null;
+  const resource = op['x-cache-resource'];
+  if (typeof ttl !== 'number' || ttl <= 0 || typeof resource !== 'string') {
+    throw new Error(`${String(op.operationId)}: x-cache-ttl needs a positive number and x-cache-resource a name`);
+  }
+  return { ttlSeconds: ttlOverride ?? ttl, resource };
 }
 
 function rolesOf(op: Json): Role[] | null {

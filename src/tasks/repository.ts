@@ -87,6 +87,8 @@ export function createTaskRepository(db: Db, write: Writer) {
     'UPDATE tasks SET title = ?, description = ?, status = ?, due_date = ?, updated_at = ? WHERE id = ?',
   );
   const remove = db.prepare<[number]>('DELETE FROM tasks WHERE id = ?');
+  // Every write bumps the generation inside its transaction: cached reads of the old one are dead at commit.
+  const bumpGeneration = db.prepare("UPDATE cache_generations SET generation = generation + 1 WHERE resource = 'tasks'");
   const listStatements = new Map<string, Statement<unknown[], TaskRow>>();
 
   /** listStatement prepares, once, the keyset query for one shape of list request. */
@@ -124,6 +126,7 @@ export function createTaskRepository(db: Db, write: Writer) {
           now,
           now,
         );
+        bumpGeneration.run();
         return byId.get(Number(lastInsertRowid)) as TaskRow;
       });
     },
@@ -141,13 +144,18 @@ export function createTaskRepository(db: Db, write: Writer) {
           new Date().toISOString(),
           id,
         );
+        bumpGeneration.run();
         return byId.get(id) as TaskRow;
       });
     },
 
     /** remove deletes a task and tells whether it existed. */
     remove(id: number): boolean {
-      return write(() => remove.run(id).changes > 0);
+      return write(() => {
+        const removed = remove.run(id).changes > 0;
+        if (removed) bumpGeneration.run();
+        return removed;
+      });
     },
   };
 }

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Db } from '../db/database.js';
+import type { Operation } from '../openapi/spec.js';
+import type { CacheStore } from './stores.js';
+
+export interface ResponseCacheOptions {
+  readonly store: CacheStore | null;
+  /** The current generation of a resource; every committed write to it has bumped it. */
+  readonly generation: (resource: string) => number;
+}
+
+/** generationReader reads a resource's generation from SQLite, where writes bump it in their own transaction. */
+export function generationReader(db: Db): (resource: string) => number {
+  const read = db.prepare<[string], { generation: number }>('SELECT generation FROM cache_generations WHERE resource = ?');
+  return (resource) => read.get(resource)?.generation ?? 0;
+}
+
+/**
+ * responseCache serves a cached operation (x-cache-ttl in openapi.yaml) from the store. The key
+ * holds the resource's generation, which every write bumps in the same SQLite transaction as the
+ * data: a write acknowledged by any worker is seen by the next read on every worker, with O(1)
+ * invalidation and nothing to clean up (old generations expire). X-Cache says HIT or MISS; the
+ * ETag answers If-None-Match with 304, cached or not.
+ */
+export function responseCache(operation: Operation, options: ResponseCacheOptions): RequestHandler[] {
+  const cache = operation.cache;
+  if (!cache) return [];
+  const { store, generation } = options;
+  return [
+    async function responseCacheMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
+      const key = `backend-api:v1:${cache.resource}:${generation(cache.resource)}:${operation.id}:${canonical(req.input.path)}:${canonical(req.input.query)}`;
+      res.setHeader('Cache-Control', 'private, no-cache');
+      const hit = store ? await store.get(key) : undefined;
+      if (hit !== undefined) {
+        const split = hit.indexOf('\n');
+        res.setHeader('X-Cache', 'HIT');
+        send(req, res, hit.slice(0, split), hit.slice(split + 1));
+        return;
+      }
+      res.setHeader('X-Cache', 'MISS');
+      res.json = function cachedJson(value: unknown) {
+        const body = JSON.stringify(value);
+        const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+        if (res.statusCode !== 200) return res.type('application/json').send(body);
+        if (store) void store.set(key, `${etag}\n${body}`, cache.ttlSeconds);
+        send(req, res, etag, body);
+        return res;
+      };
+      next();
+    },
+  ];
+}
+
+function send(req: Request, res: Response, etag: string, body: string): void {
+  res.setHeader('ETag', etag);
+  const match = req.headers['if-none-match'];
+  if (match !== undefined && match.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')) {
+    res.status(304).end();
+    return;
+  }
+  res.type('application/json').send(body);
+}
+
+/** canonical renders validated input with sorted keys, so equal requests share one key. */
+function canonical(input: Record<string, unknown>): string {
+  return Object.keys(input)
+    .sort()
+    .map((key) => `${key}=${encodeURIComponent(String(input[key]))}`)
+    .join('&');
+}
