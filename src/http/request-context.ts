@@ -24,6 +24,7 @@ export function requestContext(logger: Logger) {
         ip: req.ip,
         cache: res.getHeader('x-cache') ?? null,
         aborted: !res.writableFinished || undefined,
+        pid: process.pid,
       });
     });
     next();

@@ -26,7 +26,8 @@ export function createLoginGuard(limiters: LimiterFactory, config: Config['rateL
   const perAccount = limiters({
     keyPrefix: 'login:account-ip',
     points: config.loginConsecutiveFails,
-    durationSeconds: 90 * 86_400,
+    // A day: the in-memory limiters expire keys with setTimeout, which overflows past 24.8 days.
+    durationSeconds: 86_400,
     blockSeconds: config.loginBlockSeconds,
   });
   const accountKey = (email: string, ip: string) => `${email.toLowerCase()}_${ip}`;
