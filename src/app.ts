@@ -20,6 +20,9 @@ import { limiterFactory } from './rate-limit/limiters.js';
 import { createLoginGuard } from './rate-limit/login-guard.js';
 import { globalRateLimit } from './rate-limit/middleware.js';
 import type { RedisHandle } from './redis/client.js';
+import { metricsCollector, type MetricsText } from './metrics/cluster.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { metricsHandlers } from './metrics/routes.js';
 import { operationsRouter } from './openapi/router.js';
 import { pagesRouter } from './pages/routes.js';
 import { loadSpec, type Operation, type Spec } from './openapi/spec.js';
@@ -37,6 +40,9 @@ export interface AppDeps {
   readonly spec?: Spec;
   /** Shared cache and rate-limit counts; without it both are kept on this host. */
   readonly redis?: RedisHandle | null;
+  /** This process's instruments; /metrics gathers them (with every worker's, in cluster mode). */
+  readonly metrics?: Metrics;
+  readonly collectMetrics?: () => Promise<MetricsText>;
   /** Called with the operationId just before a handler runs (tests use it to prove a refused request ran nothing). */
   readonly observe?: (operationId: string) => void;
 }
@@ -48,13 +54,15 @@ export function buildApp(deps: AppDeps): Express {
   const { config, db, logger } = deps;
   const spec = deps.spec ?? loadSpec(undefined, config.cache.ttlSeconds || undefined);
   const redis = deps.redis ?? null;
-  const write = createWriter(db);
+  const metrics = deps.metrics ?? createMetrics();
+  metrics.watchRedis(() => redis?.state() === 'up');
+  const write = createWriter(db, () => metrics.busyRetries.inc());
   const users = createUserRepository(db, write);
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
   const passwords = createPasswordHasher(config.bcryptRounds);
   const limiters = limiterFactory(redis?.client ?? null);
-  const loginGuard = createLoginGuard(limiters, config.rateLimit, logger);
+  const loginGuard = createLoginGuard(limiters, config.rateLimit, logger, () => metrics.rateLimited.inc({ limiter: 'login' }));
   const warn = throttledWarn(logger);
   const cacheStore = !config.cache.enabled
     ? null
@@ -68,6 +76,7 @@ export function buildApp(deps: AppDeps): Express {
     ...authHandlers({ users, tokens, passwords, loginGuard, basePath: API_BASE }),
     ...userHandlers({ users }),
     ...taskHandlers({ tasks, basePath: API_BASE }),
+    ...metricsHandlers({ token: config.metricsToken, collect: deps.collectMetrics ?? metricsCollector(metrics) }),
     ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState }),
   };
 
@@ -77,12 +86,13 @@ export function buildApp(deps: AppDeps): Express {
   app.set('trust proxy', trustProxySetting(config.trustProxy));
 
   // The order every request goes through, top to bottom.
-  app.use(requestContext(logger));
+  app.use(requestContext(logger, metrics));
   app.use(securityHeaders());
   if (config.rateLimit.max > 0) {
     const limiter = limiters({ keyPrefix: 'global', points: config.rateLimit.max, durationSeconds: config.rateLimit.windowSeconds });
     const exempt = new Set(spec.operations.filter((op) => op.rateLimit === 'none').map((op) => op.path));
-    app.use(globalRateLimit(limiter, config.rateLimit.max, config.rateLimit.windowSeconds, logger, exempt));
+    const onReject = () => metrics.rateLimited.inc({ limiter: 'global' });
+    app.use(globalRateLimit(limiter, { limit: config.rateLimit.max, windowSeconds: config.rateLimit.windowSeconds, exempt, onReject }, logger));
   }
   app.use(authLoader(tokens, users));
   app.use(pagesRouter(spec.document));
@@ -90,7 +100,9 @@ export function buildApp(deps: AppDeps): Express {
     operationsRouter(spec, handlers, {
       before: (op) => (op.roles ? [requireRole(op)] : []),
       body: jsonBody(config.bodyLimitBytes),
-      after: (op) => [...responseCache(op, { store: cacheStore, generation }), ...(deps.observe ? [observeOperation(op, deps.observe)] : [])],
+      after: (op) => [
+        ...responseCache(op, { store: cacheStore, generation, onResult: (result) => metrics.cacheResults.inc({ result }) }),
+        ...(deps.observe ? [observeOperation(op, deps.observe)] : [])],
     }),
   );
   app.use(notFound);

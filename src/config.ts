@@ -39,7 +39,8 @@ export interface Config {
     readonly loginConsecutiveFails: number;
     readonly loginBlockSeconds: number;
   };
-  readonly log: { readonly level: LogLevel; readonly dir: string | null };
+  /** maxSize rotates a file early once it reaches that size (like "50m"); null rotates daily only. */
+  readonly log: { readonly level: LogLevel; readonly dir: string | null; readonly maxSize: string | null };
   readonly metricsToken: string | null;
   /** PM2's instance number when PM2 runs this process in cluster mode, else null. */
   readonly pm2Instance: number | null;
@@ -108,6 +109,7 @@ export function loadConfig(env: Env, version = '0.0.0'): Config {
     log: {
       level: read.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'http', 'debug', 'silent'] as const, 'info'),
       dir: logDir === '' ? null : resolve(logDir),
+      maxSize: read.size('LOG_MAX_SIZE'),
     },
     metricsToken: read.optionalSecret('METRICS_TOKEN', 16),
     pm2Instance: env.pm_id === undefined ? null : read.int('NODE_APP_INSTANCE', 0, 0, 1024),
@@ -212,6 +214,15 @@ class EnvReader {
       return fallbackSeconds;
     }
     return seconds;
+  }
+
+  /** size accepts a file size for the log rotation: 500k, 20m, 1g. */
+  size(name: string): string | null {
+    const value = this.raw(name);
+    if (value === undefined) return null;
+    if (/^\d+[kmg]$/i.test(value)) return value.toLowerCase();
+    this.problems.push(`${name} must be a size like 500k, 20m or 1g (got "${value}")`);
+    return null;
   }
 
   optionalUrl(name: string, protocols: string[]): string | null {

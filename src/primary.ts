@@ -6,6 +6,7 @@ import { startCheckpointer } from './db/checkpoint.js';
 import { openDatabase } from './db/database.js';
 import { migrate, quickCheck } from './db/migrations.js';
 import type { Logger } from './logging/logger.js';
+import { createPrimaryMetrics } from './metrics/cluster.js';
 import type { PrimaryMessage, WorkerMessage } from './worker.js';
 
 const CRASH_WINDOW_MS = 60_000;
@@ -37,6 +38,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
 
   // Holds the per-host rate-limit counts the workers share (alone without Redis, as insurance with it).
   new RateLimiterClusterMaster();
+  const metrics = createPrimaryMetrics();
   const slots = new Map<number, Slot>();
   const crashes: number[] = [];
   let stopping = false;
@@ -52,6 +54,8 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
         worker.emit('ready');
       } else if (message?.type === 'log') {
         fileSink.log(message.record);
+      } else {
+        metrics.handle(worker, message);
       }
     });
     worker.on('exit', (code, signal) => onExit(slot, code, signal));
@@ -63,6 +67,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
     const expected = stopping || slot.retiring;
     logger.log(expected && code === 0 ? 'info' : 'error', 'worker exited', { workerPid: slot.worker.process.pid, code, signal, expected });
     if (expected) return;
+    metrics.workerRestarts.inc();
     const now = Date.now();
     crashes.push(now);
     while (crashes.length && (crashes[0] as number) < now - CRASH_WINDOW_MS) crashes.shift();

@@ -9,8 +9,18 @@ import { serve } from './server.js';
 export type WorkerMode = 'cluster' | 'pm2' | 'standalone';
 
 /** Messages between the primary and its workers. */
-export type WorkerMessage = { type: 'ready'; port: number } | { type: 'log'; record: LogRecord };
+export type WorkerMessage = { type: 'ready'; port: number } | { type: 'log'; record: LogRecord } | { type: 'flush' };
 export type PrimaryMessage = { type: 'shutdown'; reason: string };
+
+/** flushToPrimary resolves once every message sent so far (log records above all) has left for the primary. */
+async function flushToPrimary(): Promise<void> {
+  // Let winston's streams hand their last records to the forwarding transport first.
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise<void>((resolve) => {
+    if (!process.connected || !process.send) return resolve();
+    process.send({ type: 'flush' }, undefined, {}, () => resolve());
+  });
+}
 
 /** runWorker serves HTTP in this process until a signal, the primary or a lost primary says stop. */
 export async function runWorker(config: Config, mode: WorkerMode): Promise<void> {
@@ -46,13 +56,16 @@ export async function runWorker(config: Config, mode: WorkerMode): Promise<void>
       process.exit(1);
     }
     stopping = true;
-    running.drain(reason).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error('drain failed', { error });
-        process.exit(1);
-      },
-    );
+    running
+      .drain(reason)
+      .then(flushToPrimary)
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error('drain failed', { error });
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -8,6 +8,7 @@ export interface ResponseCacheOptions {
   readonly store: CacheStore | null;
   /** The current generation of a resource; every committed write to it has bumped it. */
   readonly generation: (resource: string) => number;
+  readonly onResult?: (result: 'hit' | 'miss') => void;
 }
 
 /** generationReader reads a resource's generation from SQLite, where writes bump it in their own transaction. */
@@ -26,7 +27,7 @@ export function generationReader(db: Db): (resource: string) => number {
 export function responseCache(operation: Operation, options: ResponseCacheOptions): RequestHandler[] {
   const cache = operation.cache;
   if (!cache) return [];
-  const { store, generation } = options;
+  const { store, generation, onResult = () => {} } = options;
   return [
     async function responseCacheMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
       const key = `backend-api:v1:${cache.resource}:${generation(cache.resource)}:${operation.id}:${canonical(req.input.path)}:${canonical(req.input.query)}`;
@@ -35,10 +36,12 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
       if (hit !== undefined) {
         const split = hit.indexOf('\n');
         res.setHeader('X-Cache', 'HIT');
+        onResult('hit');
         send(req, res, hit.slice(0, split), hit.slice(split + 1));
         return;
       }
       res.setHeader('X-Cache', 'MISS');
+      onResult('miss');
       res.json = function cachedJson(value: unknown) {
         const body = JSON.stringify(value);
         const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;

@@ -64,12 +64,14 @@ export function createLogger(config: Pick<Config, 'log'>, options: LoggerOptions
   }
   if (options.files && config.log.dir) {
     const tag = options.fileTag ? `-${options.fileTag}` : '';
+    const size = config.log.maxSize ? { maxSize: config.log.maxSize } : {};
     transports.push(
-      new DailyRotateFile({ dirname: config.log.dir, filename: `app${tag}-%DATE%.log`, maxFiles: '14d', format: winston.format.json() }),
+      new DailyRotateFile({ dirname: config.log.dir, filename: `app${tag}-%DATE%.log`, maxFiles: '14d', format: winston.format.json(), ...size }),
       new DailyRotateFile({
         dirname: config.log.dir,
         filename: `error${tag}-%DATE%.log`,
         maxFiles: '30d',
+        ...size,
         level: 'error',
         format: winston.format.json(),
       }),

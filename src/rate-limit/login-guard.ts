@@ -15,7 +15,7 @@ export interface LoginGuard {
 }
 
 /** createLoginGuard builds the two limiters of the login flow; store failures never block a login. */
-export function createLoginGuard(limiters: LimiterFactory, config: Config['rateLimit'], logger: Logger): LoginGuard {
+export function createLoginGuard(limiters: LimiterFactory, config: Config['rateLimit'], logger: Logger, onReject: () => void): LoginGuard {
   const warn = throttledWarn(logger);
   const perIp = limiters({
     keyPrefix: 'login:ip',
@@ -50,7 +50,10 @@ export function createLoginGuard(limiters: LimiterFactory, config: Config['rateL
       }
       const limits = [config.loginFailsPerIpPerDay, config.loginConsecutiveFails];
       const blocked = states.filter((state, i): state is RateLimiterRes => state !== null && state.consumedPoints >= (limits[i] as number));
-      if (blocked.length > 0) throw problems.rateLimited(Math.max(...blocked.map(retryAfterSeconds)));
+      if (blocked.length > 0) {
+        onReject();
+        throw problems.rateLimited(Math.max(...blocked.map(retryAfterSeconds)));
+      }
     },
     failed: (email, ip) => quietly(() => Promise.all([perIp.consume(ip), perAccount.consume(accountKey(email, ip))])),
     succeeded: (email, ip) => quietly(() => perAccount.delete(accountKey(email, ip))),

@@ -15,12 +15,21 @@ export function retryAfterSeconds(state: RateLimiterRes): number {
   return Math.max(1, Math.ceil(state.msBeforeNext / 1000));
 }
 
+export interface GlobalLimitOptions {
+  readonly limit: number;
+  readonly windowSeconds: number;
+  /** Paths never counted (the probes). */
+  readonly exempt: ReadonlySet<string>;
+  readonly onReject: () => void;
+}
+
 /**
  * globalRateLimit counts every request per client IP (req.ip honours TRUST_PROXY only); over the
  * limit it answers 429 rate_limited with Retry-After. If every store fails the request goes
  * through, loudly: a warning in the log, never a 500.
  */
-export function globalRateLimit(limiter: RateLimiterAbstract, limit: number, windowSeconds: number, logger: Logger, exempt: ReadonlySet<string>) {
+export function globalRateLimit(limiter: RateLimiterAbstract, options: GlobalLimitOptions, logger: Logger) {
+  const { limit, windowSeconds, exempt, onReject } = options;
   const warn = throttledWarn(logger);
   return async function globalRateLimitMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
     if (exempt.has(req.path)) return next();
@@ -32,6 +41,7 @@ export function globalRateLimit(limiter: RateLimiterAbstract, limit: number, win
         return next();
       }
       rateLimitHeaders(res, 'default', limit, windowSeconds, error);
+      onReject();
       throw problems.rateLimited(retryAfterSeconds(error));
     }
     next();
