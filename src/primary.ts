@@ -52,8 +52,8 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
       if (message?.type === 'ready') {
         slot.ready = true;
         worker.emit('ready');
-      } else if (message?.type === 'log') {
-        fileSink.log(message.record);
+      } else if (message?.type === 'logs') {
+        for (const record of message.records) fileSink.log(record);
       } else {
         metrics.handle(worker, message);
       }

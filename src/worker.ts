@@ -9,13 +9,40 @@ import { serve } from './server.js';
 export type WorkerMode = 'cluster' | 'pm2' | 'standalone';
 
 /** Messages between the primary and its workers. */
-export type WorkerMessage = { type: 'ready'; port: number } | { type: 'log'; record: LogRecord } | { type: 'flush' };
+export type WorkerMessage = { type: 'ready'; port: number } | { type: 'logs'; records: LogRecord[] } | { type: 'flush' };
 export type PrimaryMessage = { type: 'shutdown'; reason: string };
 
+interface RecordBatch {
+  push(record: LogRecord): void;
+  flush(): void;
+}
+
+/** batchRecords sends log records to the primary in batches: one IPC message per few milliseconds, not per line. */
+function batchRecords(send: (records: LogRecord[]) => void, delayMs = 10, maxRecords = 200): RecordBatch {
+  let records: LogRecord[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (records.length === 0) return;
+    send(records);
+    records = [];
+  };
+  return {
+    push(record) {
+      records.push(record);
+      if (records.length >= maxRecords) flush();
+      else timer ??= setTimeout(flush, delayMs);
+    },
+    flush,
+  };
+}
+
 /** flushToPrimary resolves once every message sent so far (log records above all) has left for the primary. */
-async function flushToPrimary(): Promise<void> {
+async function flushToPrimary(batch: RecordBatch): Promise<void> {
   // Let winston's streams hand their last records to the forwarding transport first.
   await new Promise((resolve) => setImmediate(resolve));
+  batch.flush();
   await new Promise<void>((resolve) => {
     if (!process.connected || !process.send) return resolve();
     process.send({ type: 'flush' }, undefined, {}, () => resolve());
@@ -25,11 +52,13 @@ async function flushToPrimary(): Promise<void> {
 /** runWorker serves HTTP in this process until a signal, the primary or a lost primary says stop. */
 export async function runWorker(config: Config, mode: WorkerMode): Promise<void> {
   const send = (message: WorkerMessage | 'ready') => process.send?.(message);
+  const toPrimary = batchRecords((records) => process.connected && send({ type: 'logs', records }));
   const logger = createLogger(config, {
-    console: true,
+    // With files, stdout keeps the lifecycle lines and the files hold the request lines too.
+    console: config.log.dir ? 'quiet' : true,
     files: mode !== 'cluster',
     ...(mode === 'pm2' ? { fileTag: `instance${config.pm2Instance}` } : {}),
-    ...(mode === 'cluster' ? { forward: (record: LogRecord) => process.connected && send({ type: 'log', record }) } : {}),
+    ...(mode === 'cluster' ? { forward: toPrimary.push } : {}),
   });
 
   const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
@@ -58,7 +87,7 @@ export async function runWorker(config: Config, mode: WorkerMode): Promise<void>
     stopping = true;
     running
       .drain(reason)
-      .then(flushToPrimary)
+      .then(() => flushToPrimary(toPrimary))
       .then(
         () => process.exit(0),
         (error: unknown) => {

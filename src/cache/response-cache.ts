@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/database.js';
 import type { Operation } from '../openapi/spec.js';
-import type { CacheStore } from './stores.js';
+import type { CacheEntry, CacheStore } from './stores.js';
 
 export interface ResponseCacheOptions {
   readonly store: CacheStore | null;
@@ -34,20 +34,19 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
       res.setHeader('Cache-Control', 'private, no-cache');
       const hit = store ? await store.get(key) : undefined;
       if (hit !== undefined) {
-        const split = hit.indexOf('\n');
         res.setHeader('X-Cache', 'HIT');
         onResult('hit');
-        send(req, res, hit.slice(0, split), hit.slice(split + 1));
+        send(req, res, hit);
         return;
       }
       res.setHeader('X-Cache', 'MISS');
       onResult('miss');
       res.json = function cachedJson(value: unknown) {
-        const body = JSON.stringify(value);
-        const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+        const body = Buffer.from(JSON.stringify(value));
         if (res.statusCode !== 200) return res.type('application/json').send(body);
-        if (store) void store.set(key, `${etag}\n${body}`, cache.ttlSeconds);
-        send(req, res, etag, body);
+        const entry = { etag: `"${createHash('sha1').update(body).digest('base64url')}"`, body };
+        if (store) void store.set(key, entry, cache.ttlSeconds);
+        send(req, res, entry);
         return res;
       };
       next();
@@ -55,7 +54,7 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
   ];
 }
 
-function send(req: Request, res: Response, etag: string, body: string): void {
+function send(req: Request, res: Response, { etag, body }: CacheEntry): void {
   res.setHeader('ETag', etag);
   const match = req.headers['if-none-match'];
   if (match !== undefined && match.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')) {

@@ -23,6 +23,9 @@ const stamp = winston.format((info) => {
   return info;
 });
 
+/** skipRequests drops the one-per-request lines. */
+const skipRequests = winston.format((info) => (info.message === 'request' ? false : info));
+
 function scrub(value: unknown, depth: number): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
   if (value === null || typeof value !== 'object' || depth > 4) return value;
@@ -42,8 +45,11 @@ class ForwardTransport extends Transport {
 }
 
 export interface LoggerOptions {
-  /** Print to stdout (JSON lines, or readable lines on a terminal). */
-  readonly console: boolean;
+  /**
+   * Print to stdout (JSON lines, or readable lines on a terminal); 'quiet' leaves out the
+   * per-request lines, for a process whose records also go to files.
+   */
+  readonly console: boolean | 'quiet';
   /** Write the rotating files in config.log.dir; exactly one process of a group should. */
   readonly files: boolean;
   /** Distinguishes the files of processes that each write their own (PM2 instances). */
@@ -56,9 +62,10 @@ export interface LoggerOptions {
 export function createLogger(config: Pick<Config, 'log'>, options: LoggerOptions): Logger {
   const transports: winston.transport[] = [];
   if (options.console) {
+    const display = process.stdout.isTTY ? winston.format.combine(winston.format.colorize(), winston.format.simple()) : winston.format.json();
     transports.push(
       new winston.transports.Console({
-        format: process.stdout.isTTY ? winston.format.combine(winston.format.colorize(), winston.format.simple()) : winston.format.json(),
+        format: options.console === 'quiet' ? winston.format.combine(skipRequests(), display) : display,
       }),
     );
   }

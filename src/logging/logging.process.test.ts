@@ -46,15 +46,19 @@ describe('logs and metrics across workers', () => {
     servers.push(server);
     const response = await fetch(`${server.url}/api/v1/tasks/12`, { headers: { 'x-request-id': 'trace-abc.123' } });
     assert.equal(response.headers.get('x-request-id'), 'trace-abc.123');
-    const line = await server.waitFor((r) => r.message === 'request' && r.requestId === 'trace-abc.123');
+    server.kill('SIGTERM');
+    await server.exited;
+    const lines = readLines(join(server.dir, 'logs'), 'app-').filter((l) => l.includes('trace-abc.123'));
+    assert.equal(lines.length, 1);
+    const line = JSON.parse(lines[0]!) as Record<string, any>;
+    assert.equal(line.message, 'request');
     assert.equal(line.route, '/api/v1/tasks/{id}');
+    assert.equal(line.method, 'GET');
     assert.equal(line.status, 401);
     assert.equal(line.ip, '127.0.0.1');
     assert.equal(typeof line.durationMs, 'number');
-    server.kill('SIGTERM');
-    await server.exited;
-    const fileLine = readLines(join(server.dir, 'logs'), 'app-').find((l) => l.includes('trace-abc.123'));
-    assert.ok(fileLine, 'the line is in the file too');
+    assert.equal(typeof line.timestamp, 'string');
+    assert.ok(!server.output().includes('trace-abc.123'), 'with files, stdout keeps only lifecycle lines');
   });
 
   test('a full flow leaves no password, token or hash in the logs', async () => {
