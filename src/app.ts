@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { authLoader, requireRole } from './auth/middleware.js';
@@ -61,7 +62,10 @@ export function buildApp(deps: AppDeps): Express {
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
   const passwords = createPasswordHasher(config.bcryptRounds);
-  const limiters = limiterFactory(redis?.client ?? null);
+  const limiters = limiterFactory(
+    redis?.client ?? null,
+    config.pm2Instance !== null ? { kind: 'pm2', instances: config.workers } : { kind: cluster.isWorker ? 'cluster' : 'alone' },
+  );
   const loginGuard = createLoginGuard(limiters, config.rateLimit, logger, () => metrics.rateLimited.inc({ limiter: 'login' }));
   const warn = throttledWarn(logger);
   const cacheStore = !config.cache.enabled

@@ -12,13 +12,17 @@ export interface LimiterSpec {
 /** A LimiterFactory makes limiters that share their counts as widely as the process model allows. */
 export type LimiterFactory = (spec: LimiterSpec) => RateLimiterAbstract;
 
+/** How the processes of this host are organised, which decides where per-host counts can live. */
+export type ProcessModel = { readonly kind: 'cluster' } | { readonly kind: 'alone' } | { readonly kind: 'pm2'; readonly instances: number };
+
 /**
  * limiterFactory: with Redis, counts live in Redis (shared by every worker and host) and, while
  * Redis fails, in an insurance limiter; that, and the limiter without Redis, is shared by the
- * workers of this host through the cluster primary (RateLimiterCluster), or in-process when this
- * process is alone. A limit is never per worker.
+ * workers of this host through our cluster primary (RateLimiterCluster), or in-process when the
+ * process is alone. Under PM2 there is no primary of ours to hold them: each instance keeps
+ * its share of the limit (PM2 spreads connections evenly), and Redis is the way to exact limits.
  */
-export function limiterFactory(redis: Redis | null): LimiterFactory {
+export function limiterFactory(redis: Redis | null, model: ProcessModel = { kind: cluster.isWorker ? 'cluster' : 'alone' }): LimiterFactory {
   return (spec) => {
     const options = {
       keyPrefix: spec.keyPrefix,
@@ -26,7 +30,10 @@ export function limiterFactory(redis: Redis | null): LimiterFactory {
       duration: spec.durationSeconds,
       ...(spec.blockSeconds ? { blockDuration: spec.blockSeconds } : {}),
     };
-    const local = cluster.isWorker ? new RateLimiterCluster({ ...options, timeoutMs: 1000 }) : new RateLimiterMemory(options);
+    const local =
+      model.kind === 'cluster'
+        ? new RateLimiterCluster({ ...options, timeoutMs: 1000 })
+        : new RateLimiterMemory(model.kind === 'pm2' ? { ...options, points: Math.max(1, Math.ceil(spec.points / model.instances)) } : options);
     if (!redis) return local;
     return new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: local });
   };
