@@ -78,7 +78,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
       return;
     }
     const delay = Math.min(30_000, 100 * 2 ** (crashes.length - 1));
-    setTimeout(() => stopping || fork(), delay).unref();
+    setTimeout(() => stopping || fork(), delay);
   }
 
   function whenReady(slot: Slot): Promise<boolean> {

@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
@@ -170,5 +172,83 @@ describe('cluster mode on one WAL file', () => {
     assert.ok(now.every((pid) => !before.includes(pid)));
     server.kill('SIGTERM');
     assert.equal((await server.exited).code, 0);
+  });
+});
+
+describe('the primary under faults', () => {
+  const servers: ServerProcess[] = [];
+  after(() => servers.forEach((s) => s.kill('SIGKILL')));
+
+  test('workers that cannot start are a crash loop: a clear log line and exit 1, not a spin', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const server = await startServerProcess({ env: { PORT: String(port) }, readyMessage: null });
+      servers.push(server);
+      const started = Date.now();
+      const exit = await server.exited;
+      const deaths = server.records().filter((r) => r.message === 'worker exited').length;
+      console.log(`crash loop: ${deaths} worker deaths, exit ${exit.code} after ${Date.now() - started} ms`);
+      assert.equal(exit.code, 1);
+      assert.ok(server.records().some((r) => r.message === 'crash loop: giving up'));
+      assert.ok(deaths >= 5 && deaths <= 8, `${deaths} deaths`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('a slow request in flight finishes on SIGTERM; a second signal exits at once', async () => {
+    // bcrypt at cost 13 makes a login take about a second: a request that is surely in flight.
+    const server = await startServerProcess({ env: { BCRYPT_ROUNDS: '13', WORKERS: '1' } });
+    servers.push(server);
+    const credentials = { email: 'slow@example.com', password: 'secret123' };
+    const post = (path: string, body: object) =>
+      fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    await post('/api/v1/auth/register', { username: 'slow', ...credentials });
+
+    const login = post('/api/v1/auth/login', credentials);
+    await sleep(150);
+    server.kill('SIGTERM');
+    const response = await login;
+    assert.equal(response.status, 200, 'the in-flight login completed');
+    assert.equal(response.headers.get('connection'), 'close');
+    assert.deepEqual(await server.exited, { code: 0, signal: null });
+
+    const again = await startServerProcess({ env: { BCRYPT_ROUNDS: '13', WORKERS: '1' }, dir: server.dir });
+    servers.push(again);
+    const slow = fetch(`${again.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) }).catch(
+      () => 'failed',
+    );
+    await sleep(150);
+    again.kill('SIGTERM');
+    await sleep(50);
+    const signalled = Date.now();
+    again.kill('SIGTERM');
+    const exit = await again.exited;
+    console.log(`second signal: exit ${JSON.stringify(exit)} ${Date.now() - signalled} ms after it`);
+    assert.equal(exit.code, 1);
+    assert.ok(Date.now() - signalled < 500);
+    await slow;
+  });
+
+  test('one process checkpoints the WAL periodically, and nobody else does', async () => {
+    const server = await startServerProcess({ env: { DB_CHECKPOINT_INTERVAL: '1', LOG_LEVEL: 'debug' } });
+    servers.push(server);
+    const token = await adminToken(server);
+    await runLoad({
+      baseUrl: server.url,
+      concurrency: 8,
+      total: 600,
+      next: (i) => ({ method: 'POST', path: '/api/v1/tasks', token, json: { title: `t${i}` } }),
+    });
+    await sleep(1500);
+    const checkpoints = server.records().filter((r) => r.message === 'wal checkpoint');
+    const primaryPid = server.child.pid;
+    assert.ok(checkpoints.length >= 2);
+    assert.deepEqual([...new Set(checkpoints.map((r) => r.pid))], [primaryPid]);
+    const last = checkpoints.at(-1)!;
+    assert.equal(last.busy, 0);
+    assert.equal(last.checkpointed, last.log, 'the whole WAL was copied back');
   });
 });

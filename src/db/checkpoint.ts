@@ -20,7 +20,7 @@ export function startCheckpointer(db: Db, path: string, intervalMs: number, logg
       }
       const mode = walBytes > TRUNCATE_ABOVE_BYTES ? 'TRUNCATE' : 'PASSIVE';
       const [result] = db.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>;
-      if (mode === 'TRUNCATE') logger.info('wal truncated', { walBytes, ...result });
+      logger.log(mode === 'TRUNCATE' ? 'info' : 'debug', 'wal checkpoint', { mode, walBytes, pid: process.pid, ...result });
     } catch (error) {
       logger.warn('wal checkpoint failed', { error });
     }
