@@ -11,7 +11,7 @@ import { createWriter } from './db/write.js';
 import { healthHandlers, type DependencyState, type Lifecycle } from './health/routes.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, notFound } from './http/error-handler.js';
-import { requestContext } from './http/request-context.js';
+import { loggerRequestLog, requestContext, type RequestLogger } from './http/request-context.js';
 import './http/types.js';
 import { memoryStore, redisStore } from './cache/stores.js';
 import { generationReader, responseCache } from './cache/response-cache.js';
@@ -44,6 +44,8 @@ export interface AppDeps {
   /** This process's instruments; /metrics gathers them (with every worker's, in cluster mode). */
   readonly metrics?: Metrics;
   readonly collectMetrics?: () => Promise<MetricsText>;
+  /** Writes the one line per request (default: through logger, at info). */
+  readonly logRequest?: RequestLogger;
   /** Called with the operationId just before a handler runs (tests use it to prove a refused request ran nothing). */
   readonly observe?: (operationId: string) => void;
 }
@@ -90,7 +92,7 @@ export function buildApp(deps: AppDeps): Express {
   app.set('trust proxy', trustProxySetting(config.trustProxy));
 
   // The order every request goes through, top to bottom.
-  app.use(requestContext(logger, metrics));
+  app.use(requestContext(deps.logRequest ?? loggerRequestLog(logger), metrics));
   app.use(securityHeaders());
   if (config.rateLimit.max > 0) {
     const limiter = limiters({ keyPrefix: 'global', points: config.rateLimit.max, durationSeconds: config.rateLimit.windowSeconds });

@@ -5,6 +5,7 @@ import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import type { Lifecycle } from './health/routes.js';
+import type { RequestLogger } from './http/request-context.js';
 import type { Logger } from './logging/logger.js';
 import { connectRedis } from './redis/client.js';
 
@@ -26,6 +27,7 @@ export interface ServeOptions {
   /** An open database, or one is opened from config.database. */
   readonly db?: Db;
   readonly observe?: (operationId: string) => void;
+  readonly logRequest?: RequestLogger;
 }
 
 /** serve builds the app and listens; the returned drain is the graceful shutdown. */
@@ -36,7 +38,15 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const redis = config.redisUrl ? connectRedis(config.redisUrl, config.redisCommandTimeoutMs, logger) : null;
   // Ready means Redis too when it is configured; if it does not come, serve without it (degraded).
   if (redis && !(await redis.ready(REDIS_START_WAIT_MS))) logger.warn('redis not reachable at start; serving without it');
-  const app = buildApp({ config, db, logger, lifecycle, redis, ...(options.observe ? { observe: options.observe } : {}) });
+  const app = buildApp({
+    config,
+    db,
+    logger,
+    lifecycle,
+    redis,
+    ...(options.observe ? { observe: options.observe } : {}),
+    ...(options.logRequest ? { logRequest: options.logRequest } : {}),
+  });
 
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, app);
   const active = new Set<ServerResponse>();

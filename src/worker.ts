@@ -53,13 +53,20 @@ async function flushToPrimary(batch: RecordBatch): Promise<void> {
 export async function runWorker(config: Config, mode: WorkerMode): Promise<void> {
   const send = (message: WorkerMessage | 'ready') => process.send?.(message);
   const toPrimary = batchRecords((records) => process.connected && send({ type: 'logs', records }));
+  // In cluster mode the primary writes the files; without files there is nothing to send it.
+  const forward = mode === 'cluster' && config.log.dir !== null;
   const logger = createLogger(config, {
     // With files, stdout keeps the lifecycle lines and the files hold the request lines too.
     console: config.log.dir ? 'quiet' : true,
     files: mode !== 'cluster',
     ...(mode === 'pm2' ? { fileTag: `instance${config.pm2Instance}` } : {}),
-    ...(mode === 'cluster' ? { forward: toPrimary.push } : {}),
+    ...(forward ? { forward: toPrimary.push } : {}),
   });
+  // The hot path: a request line goes straight into the batch for the primary, skipping winston here.
+  const logRequest =
+    forward && logger.isInfoEnabled()
+      ? (record: Record<string, unknown>) => toPrimary.push({ level: 'info', message: 'request', timestamp: new Date().toISOString(), ...record })
+      : undefined;
 
   const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
   if (mode === 'cluster') {
@@ -75,7 +82,7 @@ export async function runWorker(config: Config, mode: WorkerMode): Promise<void>
     }
   }
 
-  const running = await serve({ config, logger, db });
+  const running = await serve({ config, logger, db, ...(logRequest ? { logRequest } : {}) });
   logger.info('listening', { host: config.host, port: running.port, pid: process.pid, mode });
 
   let stopping = false;
