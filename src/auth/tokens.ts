@@ -4,6 +4,8 @@ import type { Config } from '../config.js';
 import { problems } from '../http/errors.js';
 import type { Role } from '../openapi/spec.js';
 
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /** The claims the API puts in a token besides the registered ones. */
 export interface TokenClaims {
   readonly userId: number;
@@ -36,12 +38,22 @@ export function createTokenService(config: Config['jwt']): TokenService {
     audience: config.audience,
   };
 
+  // A token is immutable: once its signature and claims have checked out, the same string needs
+  // only its expiry checked again. Revocation is not cached (the auth loader asks the database).
+  const verified = new Map<string, { claims: TokenClaims; expiresAtMs: number }>();
+
   return {
     expiresInSeconds: config.expiresInSeconds,
     sign(claims) {
       return jwt.sign({ sub: String(claims.userId), role: claims.role, ver: claims.tokenVersion }, key, signOptions);
     },
     verify(token) {
+      const known = verified.get(token);
+      if (known) {
+        if (Date.now() < known.expiresAtMs) return known.claims;
+        verified.delete(token);
+        throw problems.tokenExpired();
+      }
       let payload: string | jwt.JwtPayload;
       try {
         payload = jwt.verify(token, key, verifyOptions);
@@ -55,7 +67,10 @@ export function createTokenService(config: Config['jwt']): TokenService {
       if (!Number.isSafeInteger(userId) || userId < 1 || (role !== 'user' && role !== 'admin') || !Number.isSafeInteger(ver)) {
         throw problems.invalidToken();
       }
-      return { userId, role, tokenVersion: ver as number };
+      const claims: TokenClaims = { userId, role, tokenVersion: ver as number };
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string);
+      verified.set(token, { claims, expiresAtMs: payload.exp * 1000 });
+      return claims;
     },
   };
 }

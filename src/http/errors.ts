@@ -43,6 +43,7 @@ export const problems = {
     new AppError(400, 'validation_failed', 'Request validation failed', `The request has ${errors.length} problem(s); see errors.`, { errors }),
   invalidJson: (cause?: unknown) =>
     new AppError(400, 'invalid_json', 'Malformed JSON', 'The request body is not valid JSON.', { cause }),
+  invalidPath: () => new AppError(400, 'invalid_path', 'Invalid path', 'The path has a malformed %-escape.'),
   invalidCursor: () =>
     new AppError(400, 'invalid_cursor', 'Invalid cursor', 'The cursor is malformed or was issued for another sort order.'),
   missingToken: () =>

@@ -1,4 +1,4 @@
-import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { problems, type FieldProblem } from '../http/errors.js';
 import { toFieldProblems } from './ajv.js';
 import type { Operation, Spec } from './spec.js';
@@ -15,35 +15,95 @@ export interface OperationStages {
   readonly after: (operation: Operation) => RequestHandler[];
 }
 
+interface PathEntry {
+  /** The path template's pattern, or null for a path without parameters. */
+  readonly pattern: RegExp | null;
+  readonly names: readonly string[];
+  readonly methods: Map<string, readonly RequestHandler[]>;
+  readonly allow: readonly string[];
+}
+
 /**
- * operationsRouter binds every operation of the spec to its handler by operationId; it refuses
- * to start when the two disagree, answers 405 with Allow for a known path and an unknown method.
+ * operationsRouter binds every operation of the spec to its handler by operationId, refusing to
+ * start when the two disagree, and answers 405 with Allow for a known path and another method.
+ * It is one middleware with its own lookup (a map for fixed paths, patterns for the rest):
+ * Express's router would walk every route's layers for each request.
  */
-export function operationsRouter(spec: Spec, handlers: Readonly<Record<string, OperationHandler>>, stages: OperationStages): Router {
-  const router = Router({ strict: true });
+export function operationsRouter(spec: Spec, handlers: Readonly<Record<string, OperationHandler>>, stages: OperationStages): RequestHandler {
   const missing = spec.operations.filter((op) => !handlers[op.id]).map((op) => op.id);
   const unknown = Object.keys(handlers).filter((id) => !spec.operations.some((op) => op.id === id));
   if (missing.length || unknown.length) {
     throw new Error(`openapi.yaml and the handlers disagree: no handler for [${missing.join(', ')}], not in the spec: [${unknown.join(', ')}]`);
   }
 
-  for (const [routePath, operations] of spec.byRoutePath) {
+  const fixed = new Map<string, PathEntry>();
+  const templated: PathEntry[] = [];
+  for (const operations of spec.byRoutePath.values()) {
+    const path = (operations[0] as Operation).path;
+    const names = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+    const allow = operations.map((op) => op.method.toUpperCase());
+    if (allow.includes('GET')) allow.push('HEAD');
+    const methods = new Map<string, readonly RequestHandler[]>();
     for (const operation of operations) {
-      router[operation.method](
-        routePath,
+      const chain: RequestHandler[] = [
         markOperation(operation),
         ...stages.before(operation),
         ...(operation.body ? [stages.body] : []),
         validateRequest(operation),
         ...stages.after(operation),
-        handlers[operation.id] as OperationHandler,
-      );
+        handlers[operation.id] as RequestHandler,
+      ];
+      methods.set(operation.method.toUpperCase(), chain);
+      if (operation.method === 'get') methods.set('HEAD', chain);
     }
-    const allow = operations.map((op) => op.method.toUpperCase());
-    if (allow.includes('GET')) allow.push('HEAD');
-    router.all(routePath, (_req: Request, _res: Response, next: NextFunction) => next(problems.methodNotAllowed(allow)));
+    const pattern = names.length ? new RegExp(`^${path.replace(/[.+*?^$()[\]|\\]/g, '\\$&').replace(/\{\w+\}/g, '([^/]+)')}$`) : null;
+    const entry = { pattern, names, methods, allow };
+    if (pattern) templated.push(entry);
+    else fixed.set(path, entry);
   }
-  return router;
+
+  return function dispatchOperation(req: Request, res: Response, next: NextFunction): void {
+    const path = req.path;
+    let entry = fixed.get(path);
+    let match: RegExpExecArray | null = null;
+    if (!entry) {
+      for (const candidate of templated) {
+        match = (candidate.pattern as RegExp).exec(path);
+        if (match) {
+          entry = candidate;
+          break;
+        }
+      }
+    }
+    if (!entry) return next();
+    const chain = entry.methods.get(req.method);
+    if (!chain) return next(problems.methodNotAllowed(entry.allow));
+    const params: Record<string, string> = {};
+    try {
+      entry.names.forEach((name, i) => (params[name] = decodeURIComponent(match?.[i + 1] as string)));
+    } catch {
+      return next(problems.invalidPath());
+    }
+    req.params = params;
+    runChain(chain, req, res, next);
+  };
+}
+
+/** runChain calls each middleware in turn; a throw, a rejected promise or next(error) ends it with the error. */
+function runChain(chain: readonly RequestHandler[], req: Request, res: Response, done: NextFunction): void {
+  let index = 0;
+  const step = (error?: unknown): void => {
+    if (error !== undefined) return done(error);
+    const middleware = chain[index++];
+    if (!middleware) return done();
+    try {
+      const result: unknown = middleware(req, res, step);
+      if (result instanceof Promise) result.then(undefined, done);
+    } catch (thrown) {
+      done(thrown);
+    }
+  };
+  step();
 }
 
 function markOperation(operation: Operation) {
