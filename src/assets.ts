@@ -10,7 +10,7 @@ declare global {
  * ASSET_FILES lists every file the server reads at run time, relative to the project root.
  * The bundle build embeds exactly these, so the single executable needs nothing beside it.
  */
-export const ASSET_FILES: readonly string[] = ['openapi.yaml', 'package.json'];
+export const ASSET_FILES: readonly string[] = ['openapi.yaml', 'package.json', 'node_modules/bcryptjs/umd/index.js'];
 
 /** projectRoot is the checkout the server runs from when it runs from source. */
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
