@@ -46,7 +46,7 @@ export interface AppDeps {
   readonly collectMetrics?: () => Promise<MetricsText>;
   /** Writes the one line per request (default: through logger, at info). */
   readonly logRequest?: RequestLogger;
-  /** Called with the operationId just before a handler runs (tests use it to prove a refused request ran nothing). */
+  /** Called with the operationId once a request passed its guards and validation (tests use it to prove a refused one ran nothing). */
   readonly observe?: (operationId: string) => void;
 }
 
@@ -107,8 +107,10 @@ export function buildApp(deps: AppDeps): Express {
       before: (op) => (op.roles ? [requireRole(op)] : []),
       body: jsonBody(config.bodyLimitBytes),
       after: (op) => [
+        // Observed once the request passed every guard and validation, even when the cache answers it.
+        ...(deps.observe ? [observeOperation(op, deps.observe)] : []),
         ...responseCache(op, { store: cacheStore, generation, onResult: (result) => metrics.cacheResults.inc({ result }) }),
-        ...(deps.observe ? [observeOperation(op, deps.observe)] : [])],
+      ],
     }),
   );
   app.use(notFound);

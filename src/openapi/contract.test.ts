@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import type { Request, Response } from 'express';
+import { after, before, describe, test } from 'node:test';
+import { createAjv } from './ajv.js';
+import { operationsRouter } from './router.js';
+import type { Operation } from './spec.js';
+import { startTestApp, type TestApp } from '../test-support/app.js';
+import { testSpec } from '../test-support/contract.js';
+
+type Json = Record<string, any>;
+
+/** exampleBody is the request body example openapi.yaml gives for an operation. */
+function exampleBody(op: Operation): unknown {
+  const template = op.path.replace(/^\/api\/v1/, '');
+  return (testSpec.document.paths as Json)[template]?.[op.method]?.requestBody?.content?.['application/json']?.example;
+}
+
+const protectedOps = testSpec.operations.filter((op) => op.roles !== null);
+
+describe('role matrix generated from openapi.yaml', () => {
+  let app: TestApp;
+  let admin: { token: string };
+  const snapshot = () => JSON.stringify([app.db.prepare('SELECT * FROM tasks ORDER BY id').all(), app.db.prepare('SELECT * FROM users ORDER BY id').all()]);
+
+  before(async () => {
+    app = await startTestApp();
+    admin = await app.api.signUp('admin');
+  });
+  after(() => app.close());
+
+  /** pathFor fills path parameters with real ids: a fresh task, or a fresh account. */
+  async function pathFor(op: Operation): Promise<string> {
+    if (op.path.includes('/tasks/{id}')) {
+      const task = await app.api.post('/api/v1/tasks', { token: admin.token, json: { title: 'fixture' } });
+      return op.path.replace('{id}', String(task.body.id));
+    }
+    if (op.path.includes('/users/{id}')) {
+      const account = await app.api.signUp('user', admin.token);
+      return op.path.replace('{id}', String(account.id));
+    }
+    return op.path;
+  }
+
+  const send = (op: Operation, path: string, token?: string) => {
+    const body = exampleBody(op);
+    return app.api.request(op.method.toUpperCase(), path, { ...(token ? { token } : {}), ...(body !== undefined ? { json: body } : {}) });
+  };
+
+  test('covers every operation that declares x-roles', () => {
+    assert.deepEqual(
+      protectedOps.map((op) => op.id).sort(),
+      ['changePassword', 'createTask', 'deleteTask', 'getCurrentUser', 'getTask', 'listTasks', 'listUsers', 'logoutUser', 'updateTask', 'updateUser'],
+    );
+  });
+
+  for (const op of protectedOps) {
+    const label = `${op.method.toUpperCase()} ${op.path}`;
+
+    test(`${label}: anonymous gets 401 with WWW-Authenticate; the handler does not run and nothing changes`, async () => {
+      const path = await pathFor(op);
+      const stored = snapshot();
+      const handled = app.handled.length;
+      const response = await send(op, path);
+      assert.equal(response.status, 401);
+      assert.equal(response.body.code, 'missing_token');
+      assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer .*error="invalid_token"/);
+      assert.equal(app.handled.length, handled);
+      assert.equal(snapshot(), stored);
+    });
+
+    if (!op.roles!.includes('user')) {
+      test(`${label}: a user gets 403; the handler does not run and nothing changes`, async () => {
+        const user = await app.api.signUp('user');
+        const path = await pathFor(op);
+        const stored = snapshot();
+        const handled = app.handled.length;
+        const response = await send(op, path, user.token);
+        assert.equal(response.status, 403);
+        assert.equal(response.body.code, 'forbidden');
+        assert.equal(app.handled.length, handled);
+        assert.equal(snapshot(), stored);
+      });
+    }
+
+    for (const role of op.roles!) {
+      test(`${label}: ${role} is allowed (2xx) and the handler runs`, async () => {
+        const caller = role === 'admin' ? await app.api.signUp('admin', admin.token) : await app.api.signUp('user');
+        const path = await pathFor(op);
+        const response = await send(op, path, caller.token);
+        assert.ok(response.status >= 200 && response.status < 300, `${response.status} ${response.text}`);
+        assert.equal(app.handled.at(-1), op.id);
+      });
+    }
+  }
+});
+
+describe('routes come from the spec only', () => {
+  let app: TestApp;
+  let token: string;
+  before(async () => {
+    app = await startTestApp();
+    token = (await app.api.signUp()).token;
+  });
+  after(() => app.close());
+
+  test('a path not in the spec is 404 route_not_found', async () => {
+    for (const path of ['/api/v1/nope', '/api/v2/tasks', '/api/v1/tasks/1/extra', '/api/v1/tasks/', '/admin']) {
+      const response = await app.api.get(path, { token });
+      assert.equal(response.status, 404, path);
+      assert.equal(response.body.code, 'route_not_found');
+    }
+  });
+
+  test('a wrong method on a known path is 405 with Allow', async () => {
+    const put = await app.api.request('PUT', '/api/v1/tasks/1', { token, json: {} });
+    assert.equal(put.status, 405);
+    assert.equal(put.body.code, 'method_not_allowed');
+    assert.equal(put.headers.get('allow'), 'GET, PATCH, DELETE, HEAD');
+    const del = await app.api.delete('/api/v1/tasks', { token });
+    assert.equal(del.headers.get('allow'), 'GET, POST, HEAD');
+  });
+
+  test('an unknown query parameter is 400 naming it', async () => {
+    const response = await app.api.get('/api/v1/tasks?limit=5&sneaky=1', { token });
+    assert.equal(response.status, 400);
+    assert.deepEqual(response.body.errors, [{ in: 'query', pointer: '/sneaky', message: 'is not allowed' }]);
+  });
+
+  test('path and query values are coerced to their declared types, or rejected', async () => {
+    const bad = await app.api.get('/api/v1/tasks/abc', { token });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(bad.body.errors, [{ in: 'path', pointer: '/id', message: 'must be integer' }]);
+    const zero = await app.api.get('/api/v1/tasks/0', { token });
+    assert.equal(zero.body.errors[0].pointer, '/id');
+    const coerced = await app.api.get('/api/v1/tasks?limit=3', { token });
+    assert.equal(coerced.body.page.limit, 3);
+    const notNumber = await app.api.get('/api/v1/tasks?limit=three&order=sideways', { token });
+    assert.deepEqual(
+      notNumber.body.errors.map((e: Json) => e.pointer),
+      ['/limit', '/order'],
+    );
+  });
+
+  test('the app refuses to start when the spec and the handlers disagree', () => {
+    const handler = (_req: Request, res: Response) => void res.end();
+    const handlers = Object.fromEntries(testSpec.operations.map((op) => [op.id, handler]));
+    const stages = { before: () => [], body: handler, after: () => [] };
+    assert.doesNotThrow(() => operationsRouter(testSpec, handlers, stages));
+    const { listTasks: _dropped, ...missingOne } = handlers;
+    assert.throws(() => operationsRouter(testSpec, missingOne, stages), /no handler for \[listTasks\]/);
+    assert.throws(() => operationsRouter(testSpec, { ...handlers, exportTasks: handler }, stages), /not in the spec: \[exportTasks\]/);
+  });
+
+  test('every response schema of the spec compiles', () => {
+    const ajv = createAjv(false);
+    let compiled = 0;
+    for (const op of testSpec.operations) {
+      for (const response of Object.values(op.responses) as Json[]) {
+        for (const media of Object.values(response.content ?? {}) as Json[]) {
+          ajv.compile(media.schema);
+          compiled++;
+        }
+      }
+    }
+    assert.ok(compiled > 80, `${compiled} schemas`);
+  });
+});
