@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from './config.js';
+
+const dir = () => mkdtempSync(join(tmpdir(), 'backend-api-config-'));
+const strong = 'x'.repeat(40);
+
+describe('loadConfig', () => {
+  test('starts on safe defaults with nothing set outside production', () => {
+    const data = dir();
+    const config = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    assert.equal(config.env, 'development');
+    assert.equal(config.port, 3000);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.jwt.expiresInSeconds, 3600);
+    assert.equal(config.rateLimit.max, 100);
+    assert.equal(config.rateLimit.windowSeconds, 900);
+    assert.equal(config.database.synchronous, 'NORMAL');
+    assert.equal(config.redisUrl, null);
+    assert.equal(config.metricsToken, null);
+    assert.ok(config.workers >= 1);
+  });
+
+  test('lists every problem at once', () => {
+    const error = (() => {
+      try {
+        loadConfig({ PORT: 'eighty', WORKERS: '0', NODE_ENV: 'staging', REDIS_URL: 'http://x', LOG_LEVEL: 'loud', JWT_EXPIRES_IN: '1y', DATABASE_PATH: join(dir(), 'a.db') });
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    assert.ok(error instanceof ConfigError);
+    const names = error.problems.map((p) => p.split(' ')[0]);
+    assert.deepEqual(names.sort(), ['JWT_EXPIRES_IN', 'LOG_LEVEL', 'NODE_ENV', 'PORT', 'REDIS_URL', 'WORKERS']);
+  });
+
+  test('production refuses to start without a JWT_SECRET, or with one under 32 bytes', () => {
+    const base = { NODE_ENV: 'production', DATABASE_PATH: join(dir(), 'a.db') };
+    assert.throws(() => loadConfig(base), (e: ConfigError) => e.problems.some((p) => p.startsWith('JWT_SECRET is required in production')));
+    assert.throws(() => loadConfig({ ...base, JWT_SECRET: 'short-secret' }), /JWT_SECRET must be at least 32 bytes/);
+    assert.equal(loadConfig({ ...base, JWT_SECRET: strong }).jwt.secret, strong);
+  });
+
+  test('development generates one secret, keeps it beside the database with mode 0600, and reuses it', () => {
+    const data = dir();
+    const first = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    const second = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    assert.equal(first.jwt.secretSource, 'file');
+    assert.equal(first.jwt.secret, second.jwt.secret);
+    assert.ok(Buffer.byteLength(first.jwt.secret) >= 32);
+    const file = join(data, 'jwt-secret');
+    assert.equal(readFileSync(file, 'utf8').trim(), first.jwt.secret);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+  });
+
+  test('is frozen all the way down', () => {
+    const config = loadConfig({ DATABASE_PATH: join(dir(), 'a.db'), JWT_SECRET: strong });
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(config.jwt));
+    assert.throws(() => {
+      (config.rateLimit as { max: number }).max = 1;
+    }, TypeError);
+  });
+
+  test('reads token lifetimes in seconds or with a unit', () => {
+    const lifetime = (JWT_EXPIRES_IN: string) => loadConfig({ DATABASE_PATH: join(dir(), 'a.db'), JWT_SECRET: strong, JWT_EXPIRES_IN }).jwt.expiresInSeconds;
+    assert.equal(lifetime('3600'), 3600);
+    assert.equal(lifetime('15m'), 900);
+    assert.equal(lifetime('1h'), 3600);
+    assert.equal(lifetime('7d'), 604_800);
+    for (const bad of ['-5', '1w', 'soon', '5']) assert.throws(() => lifetime(bad), /JWT_EXPIRES_IN/);
+  });
+
+  test('an empty LOG_DIR means stdout only, and sizes and booleans are checked', () => {
+    const base = { DATABASE_PATH: join(dir(), 'a.db'), JWT_SECRET: strong };
+    assert.equal(loadConfig({ ...base, LOG_DIR: '' }).log.dir, null);
+    assert.equal(loadConfig({ ...base, LOG_MAX_SIZE: '20M' }).log.maxSize, '20m');
+    assert.throws(() => loadConfig({ ...base, LOG_MAX_SIZE: 'big' }), /LOG_MAX_SIZE/);
+    assert.equal(loadConfig({ ...base, CACHE_ENABLED: 'off' }).cache.enabled, false);
+    assert.throws(() => loadConfig({ ...base, CACHE_ENABLED: 'maybe' }), /CACHE_ENABLED/);
+    assert.throws(() => loadConfig({ ...base, METRICS_TOKEN: 'short' }), /METRICS_TOKEN/);
+  });
+});
