@@ -10,7 +10,19 @@ declare global {
  * ASSET_FILES lists every file the server reads at run time, relative to the project root.
  * The bundle build embeds exactly these, so the single executable needs nothing beside it.
  */
-export const ASSET_FILES: readonly string[] = ['openapi.yaml', 'package.json', 'node_modules/bcryptjs/umd/index.js'];
+export const ASSET_FILES: readonly string[] = [
+  'openapi.yaml',
+  'package.json',
+  'node_modules/bcryptjs/umd/index.js',
+  'public/index.html',
+  'public/app.js',
+  'public/style.css',
+  'node_modules/swagger-ui-dist/swagger-ui.css',
+  'node_modules/swagger-ui-dist/swagger-ui-bundle.js',
+  'node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js',
+  'node_modules/swagger-ui-dist/favicon-16x16.png',
+  'node_modules/swagger-ui-dist/favicon-32x32.png',
+];
 
 /** projectRoot is the checkout the server runs from when it runs from source. */
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
