@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/database.js';
+import { jsonText } from '../http/raw-json.js';
 import type { Operation } from '../openapi/spec.js';
 import type { CacheEntry, CacheStore } from './stores.js';
 
@@ -42,7 +43,7 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
       res.setHeader('X-Cache', 'MISS');
       onResult('miss');
       res.json = function cachedJson(value: unknown) {
-        const body = Buffer.from(JSON.stringify(value));
+        const body = Buffer.from(jsonText(value));
         if (res.statusCode !== 200) return res.type('application/json').send(body);
         const entry = { etag: `"${createHash('sha1').update(body).digest('base64url')}"`, body };
         if (store) void store.set(key, entry, cache.ttlSeconds);

@@ -59,11 +59,6 @@ export function toTask(row: TaskRow): Task {
   };
 }
 
-/** sortValue is the value of the sort key of a row, as a cursor carries it. */
-export function sortValue(row: TaskRow, sort: TaskSort): string {
-  return row[SORT_COLUMNS[sort]] as string;
-}
-
 /** taskListSql is the keyset query for one shape of list request; each shape has an index that serves it. */
 export function taskListSql(query: Omit<TaskListQuery, 'limit'> & { limit?: number }): string {
   const column = SORT_COLUMNS[query.sort];
@@ -72,8 +67,16 @@ export function taskListSql(query: Omit<TaskListQuery, 'limit'> & { limit?: numb
     ...(query.status !== undefined ? ['status = @status'] : []),
     ...(query.after !== undefined ? [`(${column}, id) ${query.order === 'asc' ? '>' : '<'} (@value, @id)`] : []),
   ];
-  return `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${column} ${direction}, id ${direction} LIMIT @limit`;
+  // SQLite writes each row's JSON itself: no row objects, no JSON.stringify on the hot list path.
+  return `SELECT ${TASK_JSON} AS json, ${column} AS sort_value, id FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${column} ${direction}, id ${direction} LIMIT @limit`;
 }
+
+/** The API's Task as SQLite's json_object, field for field what toTask builds. */
+const TASK_JSON = `json_object('id', id, 'title', title, 'description', description, 'status', status, 'dueDate', due_date,
+  'createdBy', created_by, 'createdAt', created_at, 'updatedAt', updated_at)`;
+
+/** A list row: the task as JSON text, its sort key and its id (for the next cursor). */
+export type TaskListRow = [json: string, sortValue: string, id: number];
 
 export type TaskRepository = ReturnType<typeof createTaskRepository>;
 
@@ -89,14 +92,14 @@ export function createTaskRepository(db: Db, write: Writer) {
   const remove = db.prepare<[number]>('DELETE FROM tasks WHERE id = ?');
   // Every write bumps the generation inside its transaction: cached reads of the old one are dead at commit.
   const bumpGeneration = db.prepare("UPDATE cache_generations SET generation = generation + 1 WHERE resource = 'tasks'");
-  const listStatements = new Map<string, Statement<unknown[], TaskRow>>();
+  const listStatements = new Map<string, Statement<unknown[], TaskListRow>>();
 
   /** listStatement prepares, once, the keyset query for one shape of list request. */
-  function listStatement(query: TaskListQuery): Statement<unknown[], TaskRow> {
+  function listStatement(query: TaskListQuery): Statement<unknown[], TaskListRow> {
     const key = `${query.sort}:${query.order}:${query.status !== undefined}:${query.after !== undefined}`;
     let statement = listStatements.get(key);
     if (!statement) {
-      statement = db.prepare<unknown[], TaskRow>(taskListSql(query));
+      statement = db.prepare<unknown[], TaskListRow>(taskListSql(query)).raw(true);
       listStatements.set(key, statement);
     }
     return statement;
@@ -106,7 +109,7 @@ export function createTaskRepository(db: Db, write: Writer) {
     findById: (id: number) => byId.get(id),
 
     /** list returns up to limit rows after the cursor position. */
-    list(query: TaskListQuery): TaskRow[] {
+    list(query: TaskListQuery): TaskListRow[] {
       return listStatement(query).all({
         limit: query.limit,
         ...(query.status !== undefined ? { status: query.status } : {}),

@@ -2,7 +2,8 @@ import type { Request, Response } from 'express';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { problems } from '../http/errors.js';
 import type { OperationHandler } from '../openapi/router.js';
-import { sortValue, toTask, type TaskChanges, type TaskRepository, type TaskSort, type TaskStatus } from './repository.js';
+import { RawJson } from '../http/raw-json.js';
+import { toTask, type TaskChanges, type TaskRepository, type TaskSort, type TaskStatus } from './repository.js';
 
 interface ListQuery {
   limit: number;
@@ -23,10 +24,8 @@ export function taskHandlers({ tasks, basePath }: { tasks: TaskRepository; baseP
       const hasMore = rows.length > limit;
       const page = rows.slice(0, limit);
       const last = page.at(-1);
-      res.json({
-        data: page.map(toTask),
-        page: { limit, hasMore, nextCursor: hasMore && last ? encodeCursor(cursorOrder, sortValue(last, sort), last.id) : null },
-      });
+      const nextCursor = hasMore && last ? encodeCursor(cursorOrder, last[1], last[2]) : null;
+      res.json(new RawJson(`{"data":[${page.map((row) => row[0]).join(',')}],"page":${JSON.stringify({ limit, hasMore, nextCursor })}}`));
     },
 
     getTask(req: Request, res: Response) {
