@@ -50,6 +50,11 @@ describe('PM2 cluster mode', () => {
       if (run.status !== 0) throw new Error(`pm2 ${args.join(' ')}: ${run.stdout}\n${run.stderr}`);
       return run.stdout;
     };
+    /** The lines PM2 collected from the instances, without the per-request ones. */
+    const lifecycleLines = () =>
+      readdirSync(join(dir, 'pm2', 'logs'))
+        .flatMap((f) => readFileSync(join(dir, 'pm2', 'logs', f), 'utf8').split('\n'))
+        .filter((line) => !line.includes('"message":"request"'));
     const online = () => (JSON.parse(pm2('jlist')) as Array<{ pm2_env: { status: string } }>).filter((p) => p.pm2_env.status === 'online');
 
     before(async () => {
@@ -66,13 +71,7 @@ describe('PM2 cluster mode', () => {
       assert.equal(online().length, 2);
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       assert.equal(health.status, 200);
-      const logs = readdirSync(join(dir, 'pm2', 'logs'))
-        .map((f) => readFileSync(join(dir, 'pm2', 'logs', f), 'utf8'))
-        .join('\n')
-        .split('\n')
-        .filter((line) => !line.includes('"message":"request"'))
-        .join('\n');
-      const migrated = logs.split('\n').filter((line) => line.includes('"message":"migrated"'));
+      const migrated = lifecycleLines().filter((line) => line.includes('"message":"migrated"'));
       assert.equal(migrated.length, 1, migrated.join('\n'));
       const db = new Database(join(dir, 'data', 'app.db'), { readonly: true });
       assert.equal(db.pragma('user_version', { simple: true }), schemaVersion);
@@ -105,13 +104,8 @@ describe('PM2 cluster mode', () => {
       const result = await load;
       const now = (JSON.parse(pm2('jlist')) as Array<{ pid: number }>).map((p) => p.pid);
       console.log(`pm2 reload: ${JSON.stringify(result.statuses)}; ${result.failures.length} failures; pids ${before} → ${now}`);
-      const logs = readdirSync(join(dir, 'pm2', 'logs'))
-        .map((f) => readFileSync(join(dir, 'pm2', 'logs', f), 'utf8'))
-        .join('\n')
-        .split('\n')
-        .filter((line) => !line.includes('"message":"request"'))
-        .join('\n');
-      assert.equal(result.failures.length, 0, `${JSON.stringify(result.failures.slice(0, 3).map((f) => new Date(f.startedAt).toISOString()))}\n${logs.slice(-5000)}`);
+      const failedAt = result.failures.slice(0, 3).map((f) => new Date(f.startedAt).toISOString());
+      assert.equal(result.failures.length, 0, `${JSON.stringify(failedAt)}\n${lifecycleLines().join('\n').slice(-5000)}`);
       assert.deepEqual(Object.keys(result.statuses).sort(), ['200', '201']);
       assert.ok(now.every((pid) => !before.includes(pid)), 'every instance was replaced');
     });
