@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 declare global {
@@ -24,14 +25,17 @@ export const ASSET_FILES: readonly string[] = [
   'node_modules/swagger-ui-dist/favicon-32x32.png',
 ];
 
-/** projectRoot is the checkout the server runs from when it runs from source. */
-export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * projectRoot is the checkout the server runs from when it runs from source. A CommonJS bundle
+ * has no import.meta.url; there it is the working directory, and nothing is read from it.
+ */
+export const projectRoot = import.meta.url ? fileURLToPath(new URL('..', import.meta.url)) : process.cwd();
 
 /** readAssetBytes returns a file of ASSET_FILES, embedded in a bundle or read from the checkout. */
 export function readAssetBytes(name: string): Buffer {
   if (!ASSET_FILES.includes(name)) throw new Error(`${name} is not in ASSET_FILES`);
   const embedded = globalThis.__BACKEND_API_ASSETS__?.[name];
-  return embedded !== undefined ? Buffer.from(embedded, 'base64') : readFileSync(new URL(`../${name}`, import.meta.url));
+  return embedded !== undefined ? Buffer.from(embedded, 'base64') : readFileSync(join(projectRoot, name));
 }
 
 /** readAsset returns a text file of ASSET_FILES. */

@@ -1,10 +1,14 @@
 import cluster from 'node:cluster';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
+import { backupCommand } from './cli/backup.js';
+import { checkConfigCommand } from './cli/check-config.js';
+import { CommandError, EXIT_CONFIG, EXIT_USAGE } from './cli/command-error.js';
+import { createAdminCommand } from './cli/create-admin.js';
+import { migrateCommand } from './cli/migrate.js';
+import { serveCommand } from './cli/serve.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createLogger } from './logging/logger.js';
-import { runPrimary } from './primary.js';
-import { runWorker } from './worker.js';
+import { prepareNativeBinding } from './db/native-binding.js';
 import { VERSION } from './version.js';
 
 const HELP = `backend-api ${VERSION}
@@ -12,39 +16,47 @@ const HELP = `backend-api ${VERSION}
 Usage: backend-api [command]
 
 Commands:
-  serve          run the HTTP server (default): a primary and WORKERS workers
-  check-config   validate the environment and print the effective settings (no secrets)
-  --version      print the version
-  --help         print this help
+  serve                          run the HTTP server (default): a primary and WORKERS workers
+  migrate                        bring the database schema up to date, then exit
+  create-admin <username> <email>
+                                 create an administrator; the password is read from stdin,
+                                 or asked for twice on a terminal (never from the command line)
+  backup <file>                  copy the live database to a new file (mode 0600), then check
+                                 the copy with integrity_check
+  check-config                   validate the environment and print the effective settings (no secrets)
+  --version                      print the version
+  --help                         print this help
 
-Configuration comes from the environment and, if present, ./.env (see .env.example).`;
+Configuration comes from the environment and, if present, ./.env (see .env.example).
+The single executable unpacks its SQLite addon into $CACHE_DIRECTORY (systemd's
+CacheDirectory=), else $XDG_CACHE_HOME/backend-api, else ~/.cache/backend-api.
+
+Exit status: 0 done, 1 failed, 2 bad command line, 78 bad configuration.`;
+
+type Command = (config: Config, args: string[]) => void | Promise<void>;
+
+/** The commands that open the database, so the executable's SQLite addon must be ready first. */
+const COMMANDS: Readonly<Record<string, Command>> = {
+  serve: serveCommand,
+  migrate: migrateCommand,
+  'create-admin': (config, args) => createAdminCommand(config, args),
+  backup: backupCommand,
+};
 
 /** main dispatches the command line; every failure ends with a clear message and a non-zero exit. */
 async function main(argv: string[]): Promise<void> {
-  const command = argv[0] ?? 'serve';
-  if (command === '--help' || command === '-h' || command === 'help') return void process.stdout.write(`${HELP}\n`);
-  if (command === '--version' || command === '-v') return void process.stdout.write(`${VERSION}\n`);
+  // A cluster worker only ever serves. Its argv says less than it seems: inside the executable,
+  // cluster.fork passes the binary's own path again where node would expect a script.
+  const [name = 'serve', ...args] = cluster.isWorker ? ['serve'] : argv;
+  if (name === '--help' || name === '-h' || name === 'help') return void process.stdout.write(`${HELP}\n`);
+  if (name === '--version' || name === '-v') return void process.stdout.write(`${VERSION}\n`);
+  const command = COMMANDS[name];
+  if (name !== 'check-config' && command === undefined) throw new CommandError(`unknown command "${name}"\n\n${HELP}`, EXIT_USAGE);
 
   const config = readConfig();
-  switch (command) {
-    case 'serve':
-      return serveCommand(config);
-    case 'check-config':
-      process.stdout.write(`${JSON.stringify(publicSettings(config), null, 2)}\n`);
-      return;
-    default:
-      process.stderr.write(`unknown command "${command}"\n\n${HELP}\n`);
-      process.exit(2);
-  }
-}
-
-async function serveCommand(config: Config): Promise<void> {
-  if (config.pm2Instance !== null) return runWorker(config, 'pm2');
-  if (cluster.isWorker) return runWorker(config, 'cluster');
-  const fileSink = createLogger(config, { console: false, files: true });
-  const logger = createLogger(config, { console: true, files: false, forward: (record) => fileSink.log(record) });
-  if (config.jwt.secretSource === 'file') logger.warn('JWT_SECRET is not set; using a generated development secret kept beside the database');
-  return runPrimary(config, logger, fileSink);
+  if (command === undefined) return checkConfigCommand(config);
+  prepareNativeBinding(process.env);
+  return command(config, args);
 }
 
 /** readConfig loads ./.env under the real environment (which wins) and validates it all. */
@@ -53,19 +65,21 @@ function readConfig(): Config {
   try {
     return loadConfig({ ...fromFile, ...process.env }, VERSION);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(78); // EX_CONFIG: systemd's Restart=on-failure should not spin on a bad config.
-    }
+    if (error instanceof ConfigError) throw new CommandError(error.message, EXIT_CONFIG);
     throw error;
   }
 }
 
-function publicSettings(config: Config) {
-  return { ...config, jwt: { ...config.jwt, secret: '[set]' }, redisUrl: config.redisUrl ? '[set]' : null, metricsToken: config.metricsToken ? '[set]' : null };
-}
-
 main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof CommandError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(error.exitCode);
+  }
+  // node:util parseArgs: an unknown option or a missing value.
+  if (String((error as NodeJS.ErrnoException)?.code).startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`${(error as Error).message}\nbackend-api --help lists the commands\n`);
+    process.exit(EXIT_USAGE);
+  }
   process.stderr.write(`backend-api: ${(error as Error)?.stack ?? String(error)}\n`);
   process.exit(1);
 });

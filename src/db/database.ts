@@ -1,22 +1,21 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { nativeBinding } from './native-binding.js';
 
 export type Db = Database.Database;
 
 export interface OpenOptions {
   readonly synchronous: 'NORMAL' | 'FULL';
-  /** nativeBinding points better-sqlite3 at an addon outside node_modules (the single executable). */
-  readonly nativeBinding?: string;
 }
 
 /** openDatabase opens the one connection a process uses, with every pragma set in one place. */
 export function openDatabase(path: string, options: OpenOptions): Db {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const db = new Database(path, {
-    timeout: 5000,
-    ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
-  });
+  // Inside the single executable the addon is not in node_modules: prepareNativeBinding loaded it.
+  const addon = nativeBinding();
+  // better-sqlite3 takes a loaded addon object as well as a path; its types know only the path.
+  const db = new Database(path, { timeout: 5000, ...(addon ? { nativeBinding: addon as unknown as string } : {}) });
   // First, so that every later statement (the WAL switch included) waits for a lock instead of failing.
   db.pragma('busy_timeout = 5000');
   // WAL lets readers in every worker go on while one writer commits.

@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// Builds dist/: the server bundled by esbuild into one CommonJS file (every file of ASSET_FILES
+// inside it), then, unless --bundle-only, the single executable dist/backend-api: this node binary
+// with the bundle and better-sqlite3's addon injected (Node's single executable applications).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import postject from 'postject';
+import { tsImport } from 'tsx/esm/api';
+
+const HELP = `Usage: npm run build [-- --bundle-only]
+
+Writes:
+  dist/backend-api.cjs      the server in one CommonJS file, with openapi.yaml, package.json and
+  dist/backend-api.cjs.map  every other file of ASSET_FILES (src/assets.ts) inside; its source map
+  dist/backend-api          the single executable (skipped with --bundle-only): needs no Node.js,
+                            no node_modules and no file beside it
+
+The executable is this Node (${process.version}) with the bundle injected: build it with the
+Node you mean to ship, on the platform you ship to.`;
+
+// The sentinel Node's binary carries to say whether a single-executable blob is injected.
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+/** Must match ADDON_ASSET in src/db/native-binding.ts. */
+const ADDON_ASSET = 'better_sqlite3.node';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = join(root, 'dist');
+const args = process.argv.slice(2);
+
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(HELP);
+  process.exit(0);
+}
+const unknown = args.filter((arg) => arg !== '--bundle-only');
+if (unknown.length > 0) fail(`unknown argument ${unknown.join(' ')}\n\n${HELP}`);
+
+function fail(message) {
+  console.error(`build: ${message}`);
+  process.exit(1);
+}
+
+/** assetsBanner returns the statement that hands the bundle its files before any module runs. */
+async function assetsBanner() {
+  const { ASSET_FILES } = await tsImport('../src/assets.ts', import.meta.url);
+  const assets = {};
+  for (const name of ASSET_FILES) {
+    try {
+      assets[name] = readFileSync(join(root, name)).toString('base64');
+    } catch (error) {
+      fail(`ASSET_FILES names ${name}, which cannot be read: ${error.message}`);
+    }
+  }
+  return { count: ASSET_FILES.length, js: `globalThis.__BACKEND_API_ASSETS__ = Object.freeze(${JSON.stringify(assets)});` };
+}
+
+/** bundle writes dist/backend-api.cjs and its source map. */
+async function bundle(outfile) {
+  const banner = await assetsBanner();
+  const result = await build({
+    entryPoints: [join(root, 'src/main.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    // Node's single executables run one CommonJS script.
+    format: 'cjs',
+    sourcemap: 'linked',
+    // Whitespace and syntax only: names stay, so stack traces from the executable still read.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    // import.meta.url is empty in CommonJS; src/assets.ts knows it, so say it plainly.
+    define: { 'import.meta.url': '""' },
+    banner: { js: banner.js },
+    logLevel: 'warning',
+    metafile: true,
+  });
+  if (result.errors.length > 0) fail('esbuild failed');
+  return banner.count;
+}
+
+/** run runs a program quietly, showing what it printed only when it fails. */
+function run(file, args) {
+  try {
+    return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    fail(`${file} ${args.join(' ')} failed:\n${error.stdout ?? ''}${error.stderr ?? error.message}`);
+  }
+}
+
+/** quietly runs work with console.warn dropping the lines that match: postject's ELF reader warns about notes it does not touch. */
+async function quietly(noise, work) {
+  const warn = console.warn;
+  console.warn = (...parts) => noise.test(parts.join(' ')) || warn(...parts);
+  try {
+    return await work();
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/** singleExecutable copies this node binary and injects the bundle and the SQLite addon into it. */
+async function singleExecutable(main, binary) {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 12)) fail(`single executables with assets need Node 20.12 or later (this is ${process.version})`);
+  const addon = join(root, 'node_modules/better-sqlite3/build/Release', ADDON_ASSET);
+  try {
+    statSync(addon);
+  } catch {
+    fail(`${relative(root, addon)} is missing: run npm ci first`);
+  }
+  const blob = join(dist, 'sea-prep.blob');
+  const seaConfig = join(dist, 'sea-config.json');
+  writeFileSync(
+    seaConfig,
+    JSON.stringify({
+      main,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      // Compiled code in the blob starts each process (primary and every worker) sooner.
+      useCodeCache: true,
+      assets: { [ADDON_ASSET]: addon },
+    }),
+  );
+  run(process.execPath, ['--experimental-sea-config', seaConfig]);
+  rmSync(binary, { force: true });
+  copyFileSync(process.execPath, binary);
+  chmodSync(binary, 0o755);
+  // Linux binaries carry no signature to remove; macOS would need codesign here.
+  await quietly(/Can't find string offset for section name/, () =>
+    postject.inject(binary, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE }),
+  );
+  rmSync(blob);
+  rmSync(seaConfig);
+}
+
+const started = performance.now();
+const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+const megabytes = (file) => (statSync(file).size / 1e6).toFixed(1);
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+const main = join(dist, 'backend-api.cjs');
+const assetCount = await bundle(main);
+console.log(`dist/backend-api.cjs: ${megabytes(main)} MB, ${assetCount} embedded files (${seconds()} s)`);
+if (!args.includes('--bundle-only')) {
+  if (process.platform !== 'linux') fail(`the executable is built for Linux only (this is ${process.platform})`);
+  const binary = join(dist, 'backend-api');
+  await singleExecutable(main, binary);
+  const version = run(binary, ['--version']).trim();
+  console.log(`dist/backend-api: ${megabytes(binary)} MB, version ${version} (${seconds()} s)`);
+}
