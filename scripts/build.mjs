@@ -4,19 +4,20 @@
 // with the bundle and better-sqlite3's addon injected (Node's single executable applications).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import postject from 'postject';
 import { tsImport } from 'tsx/esm/api';
 
-const HELP = `Usage: npm run build [-- --bundle-only]
+const HELP = `Usage: npm run build [-- --bundle-only] [--out <dir>]
 
-Writes:
-  dist/backend-api.cjs      the server in one CommonJS file, with openapi.yaml, package.json and
-  dist/backend-api.cjs.map  every other file of ASSET_FILES (src/assets.ts) inside; its source map
-  dist/backend-api          the single executable (skipped with --bundle-only): needs no Node.js,
-                            no node_modules and no file beside it
+Writes, into dist/ or --out <dir>:
+  backend-api.cjs      the server in one CommonJS file, with openapi.yaml, package.json and
+  backend-api.cjs.map  every other file of ASSET_FILES (src/assets.ts) inside; its source map
+  backend-api          the single executable (skipped with --bundle-only): needs no Node.js,
+                       no node_modules and no file beside it
 
 The executable is this Node (${process.version}) with the bundle injected: build it with the
 Node you mean to ship, on the platform you ship to.`;
@@ -27,15 +28,19 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const ADDON_ASSET = 'better_sqlite3.node';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const dist = join(root, 'dist');
-const args = process.argv.slice(2);
-
-if (args.includes('--help') || args.includes('-h')) {
+let options;
+try {
+  options = parseArgs({
+    options: { help: { type: 'boolean', short: 'h' }, 'bundle-only': { type: 'boolean' }, out: { type: 'string' } },
+  }).values;
+} catch (error) {
+  fail(`${error.message}\n\n${HELP}`);
+}
+if (options.help) {
   console.log(HELP);
   process.exit(0);
 }
-const unknown = args.filter((arg) => arg !== '--bundle-only');
-if (unknown.length > 0) fail(`unknown argument ${unknown.join(' ')}\n\n${HELP}`);
+const dist = resolve(options.out ?? join(root, 'dist'));
 
 function fail(message) {
   console.error(`build: ${message}`);
@@ -126,7 +131,6 @@ async function singleExecutable(main, binary) {
     }),
   );
   run(process.execPath, ['--experimental-sea-config', seaConfig]);
-  rmSync(binary, { force: true });
   copyFileSync(process.execPath, binary);
   chmodSync(binary, 0o755);
   // Linux binaries carry no signature to remove; macOS would need codesign here.
@@ -140,15 +144,17 @@ async function singleExecutable(main, binary) {
 const started = performance.now();
 const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
 const megabytes = (file) => (statSync(file).size / 1e6).toFixed(1);
-rmSync(dist, { recursive: true, force: true });
+const shown = (file) => (relative(process.cwd(), file).startsWith('..') ? file : relative(process.cwd(), file));
 mkdirSync(dist, { recursive: true });
 const main = join(dist, 'backend-api.cjs');
+const binary = join(dist, 'backend-api');
+// Never a stale executable beside a fresh bundle, even when this build fails half-way.
+rmSync(binary, { force: true });
 const assetCount = await bundle(main);
-console.log(`dist/backend-api.cjs: ${megabytes(main)} MB, ${assetCount} embedded files (${seconds()} s)`);
-if (!args.includes('--bundle-only')) {
+console.log(`${shown(main)}: ${megabytes(main)} MB, ${assetCount} embedded files (${seconds()} s)`);
+if (!options['bundle-only']) {
   if (process.platform !== 'linux') fail(`the executable is built for Linux only (this is ${process.platform})`);
-  const binary = join(dist, 'backend-api');
   await singleExecutable(main, binary);
   const version = run(binary, ['--version']).trim();
-  console.log(`dist/backend-api: ${megabytes(binary)} MB, version ${version} (${seconds()} s)`);
+  console.log(`${shown(binary)}: ${megabytes(binary)} MB, version ${version} (${seconds()} s)`);
 }

@@ -55,7 +55,11 @@ async function main(argv: string[]): Promise<void> {
 
   const config = readConfig();
   if (command === undefined) return checkConfigCommand(config);
-  prepareNativeBinding(process.env);
+  try {
+    prepareNativeBinding(process.env);
+  } catch (error) {
+    throw new CommandError(`cannot load the SQLite addon: ${(error as Error).message}`);
+  }
   return command(config, args);
 }
 

@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
-import { openDatabase } from '../db/database.js';
+import { openDatabase, type Db } from '../db/database.js';
 import { CommandError, EXIT_USAGE } from './command-error.js';
 
 /**
@@ -16,30 +16,51 @@ export async function backupCommand(config: Config, args: string[]): Promise<voi
   if (!existsSync(config.database.path)) throw new CommandError(`no database at ${config.database.path} (see DATABASE_PATH)`);
   createPrivateFile(target);
 
-  const source = openDatabase(config.database.path, config.database);
   try {
-    await source.backup(target);
+    const source = openDatabase(config.database.path, config.database);
+    try {
+      await source.backup(target);
+    } finally {
+      source.close();
+    }
   } catch (error) {
-    rmSync(target, { force: true });
+    removeCopy(target);
     throw error;
-  } finally {
-    source.close();
   }
 
-  const copy = openDatabase(target, config.database);
   let verdict: string[];
   try {
-    // A backup is one file to carry around: no -wal or -shm beside it.
-    copy.pragma('journal_mode = DELETE');
-    verdict = (copy.pragma('integrity_check') as Array<{ integrity_check: string }>).map((row) => row.integrity_check);
-  } finally {
-    copy.close();
+    const copy = openDatabase(target, config.database);
+    try {
+      verdict = integrityCheck(copy);
+      // A backup is one file to carry around: no -wal or -shm beside it.
+      if (verdict.join('') === 'ok') copy.pragma('journal_mode = DELETE');
+    } finally {
+      copy.close();
+    }
+  } catch (error) {
+    removeCopy(target);
+    throw error;
   }
   if (verdict.join('') !== 'ok') {
-    rmSync(target, { force: true });
+    removeCopy(target);
     throw new CommandError(`the copy failed integrity_check, so the database did too; ${target} removed:\n  ${verdict.slice(0, 20).join('\n  ')}`);
   }
   process.stdout.write(`${target}: ${statSync(target).size} bytes, integrity_check ok\n`);
+}
+
+/** integrityCheck returns SQLite's findings, "ok" alone when healthy; damage bad enough to stop the check is a finding too. */
+function integrityCheck(db: Db): string[] {
+  try {
+    return (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((row) => row.integrity_check);
+  } catch (error) {
+    if (/^SQLITE_(CORRUPT|NOTADB)/.test(String((error as { code?: unknown }).code))) return [(error as Error).message];
+    throw error;
+  }
+}
+
+function removeCopy(path: string): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
 }
 
 /** createPrivateFile makes the empty target first: mode 0600 (it holds password hashes), and never over an existing file. */

@@ -115,9 +115,10 @@ function promptHidden(input: NodeJS.ReadStream, prompt: string): Promise<string>
         else if (char >= ' ') typed += char;
       }
     };
-    process.stderr.write(prompt);
     input.setEncoding('utf8');
+    // Raw before the prompt shows: whatever is typed once it is visible is never echoed.
     input.setRawMode(true);
+    process.stderr.write(prompt);
     input.on('data', onData);
     input.resume();
   });
