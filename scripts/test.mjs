@@ -14,9 +14,9 @@ if (args.includes('--help')) {
   console.log(`Usage: npm test [-- <path filter>...]
 
 Runs src/**/*.test.ts with node --test. A filter keeps the files whose path contains it.
-System tools the tests need (redis-server, nginx, chromium) are installed with apt-get when
-missing and this runs as root; otherwise install them yourself. With CI=true a missing
-tool fails the run instead of skipping tests.`);
+System tools the tests need (redis-server, nginx, chromium, systemd-analyze, shellcheck) are
+installed with apt-get when missing and this runs as root; otherwise install them yourself.
+With CI=true a missing tool fails the run instead of skipping tests.`);
   process.exit(0);
 }
 
@@ -24,6 +24,8 @@ const TOOLS = [
   { bin: 'redis-server', pkg: 'redis-server', paths: ['/usr/bin/redis-server'] },
   { bin: 'nginx', pkg: 'nginx-light', paths: ['/usr/sbin/nginx'] },
   { bin: 'chromium', pkg: 'chromium', paths: ['/usr/bin/chromium'] },
+  { bin: 'systemd-analyze', pkg: 'systemd', paths: ['/usr/bin/systemd-analyze'] },
+  { bin: 'shellcheck', pkg: 'shellcheck', paths: ['/usr/bin/shellcheck'] },
 ];
 
 function have(tool) {

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Installs backend-api as a systemd service: the single executable, the unit, and an environment
+# file with a generated JWT_SECRET (an existing one is never touched). Run as root after
+# `npm run build`; re-running it upgrades the executable and restarts a running service.
+set -euo pipefail
+
+readonly NAME=backend-api
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly here
+
+usage() {
+  cat <<USAGE
+Usage: sudo scripts/install.sh [--binary PATH] [--no-start] [--destdir DIR]
+
+Installs:
+  /usr/local/bin/backend-api               the executable (default: dist/backend-api, from npm run build)
+  /etc/systemd/system/backend-api.service  the unit (systemd/backend-api.service)
+  /etc/backend-api/backend-api.env         settings, mode 0600, with a generated JWT_SECRET;
+                                           kept as it is when it exists
+then runs systemctl daemon-reload and enables the service: it starts it, or restarts it
+when it is already running (an upgrade).
+
+Options:
+  --binary PATH   the executable to install
+  --no-start      enable the service but neither start nor restart it
+  --destdir DIR   install under DIR instead of / (packaging, tests): no root needed, and
+                  systemctl is not run
+  --help          print this help
+USAGE
+}
+
+die() {
+  echo "install.sh: $*" >&2
+  exit 1
+}
+
+binary="${here}/../dist/${NAME}"
+start=yes
+destdir=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --binary) [[ $# -ge 2 ]] || die "--binary needs a path"; binary="$2"; shift 2 ;;
+    --no-start) start=no; shift ;;
+    --destdir) [[ $# -ge 2 ]] || die "--destdir needs a directory"; destdir="${2%/}"; shift 2 ;;
+    --help | -h) usage; exit 0 ;;
+    *) echo "install.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+if [[ -z "${destdir}" && "$(id -u)" -ne 0 ]]; then
+  die "must run as root (sudo scripts/install.sh), or with --destdir"
+fi
+[[ -f "${binary}" && -x "${binary}" ]] || die "no executable at ${binary}: run npm run build first, or pass --binary"
+unit="${here}/../systemd/${NAME}.service"
+[[ -f "${unit}" ]] || die "no unit file at ${unit}"
+
+bin_path="${destdir}/usr/local/bin/${NAME}"
+unit_path="${destdir}/etc/systemd/system/${NAME}.service"
+env_dir="${destdir}/etc/${NAME}"
+env_path="${env_dir}/${NAME}.env"
+
+# A secret of 48 random bytes, base64: openssl when present, else the kernel's generator through od.
+random_secret() {
+  if command -v openssl >/dev/null 2>&1; then
+    openssl rand -base64 48 | tr -d '\n'
+  else
+    od -An -tx1 -N48 /dev/urandom | tr -d ' \n'
+  fi
+}
+
+# Through a temporary file and a rename: a running executable cannot be written over (ETXTBSY),
+# and nobody ever sees half a file.
+install -d -m 0755 "$(dirname "${bin_path}")" "$(dirname "${unit_path}")"
+install -m 0755 "${binary}" "${bin_path}.new"
+mv -f "${bin_path}.new" "${bin_path}"
+install -m 0644 "${unit}" "${unit_path}.new"
+mv -f "${unit_path}.new" "${unit_path}"
+echo "installed ${bin_path} ($("${bin_path}" --version)) and ${unit_path}"
+
+install -d -m 0700 "${env_dir}"
+if [[ -e "${env_path}" ]]; then
+  echo "kept ${env_path} as it is"
+else
+  secret="$(random_secret)"
+  [[ ${#secret} -ge 32 ]] || die "could not generate a JWT secret"
+  # umask first: the file is never readable by others, not even for a moment.
+  (
+    umask 077
+    cat >"${env_path}.new" <<ENV
+# backend-api settings, read by systemd (EnvironmentFile=) as root before the service starts.
+# Every variable is described in the project's .env.example. The unit already sets
+# NODE_ENV=production, DATABASE_PATH=/var/lib/${NAME}/app.db and LOG_DIR=/var/log/${NAME}.
+JWT_SECRET=${secret}
+# HOST=127.0.0.1
+# PORT=3000
+# WORKERS=2
+ENV
+  )
+  chmod 0600 "${env_path}.new"
+  mv -f "${env_path}.new" "${env_path}"
+  echo "created ${env_path} (mode 0600) with a new JWT_SECRET"
+fi
+
+if [[ -n "${destdir}" ]]; then
+  echo "--destdir given: systemctl not run"
+  exit 0
+fi
+systemctl daemon-reload
+if [[ "${start}" == no ]]; then
+  systemctl enable "${NAME}.service"
+  echo "enabled ${NAME}; start it with: systemctl start ${NAME}"
+elif systemctl is-active --quiet "${NAME}.service"; then
+  systemctl enable "${NAME}.service"
+  systemctl restart "${NAME}.service"
+  echo "enabled and restarted ${NAME} on the new executable"
+else
+  systemctl enable --now "${NAME}.service"
+  echo "enabled and started ${NAME}"
+fi
