@@ -1,22 +1,19 @@
 // PM2 runs the API in its own cluster mode: PM2 is the primary, each instance is a worker that
 // migrates under SQLite's exclusive lock (so exactly once), then calls process.send('ready').
 // Start: pm2 start ecosystem.config.cjs; zero-downtime deploy: pm2 reload backend-api.
-const { existsSync } = require('node:fs');
 const { join } = require('node:path');
-
-// The bundle when it is built (npm run build), else the TypeScript source through tsx.
-const bundle = join(__dirname, 'dist', 'main.cjs');
-const fromSource = !existsSync(bundle);
 
 module.exports = {
   apps: [
     {
       name: 'backend-api',
-      script: fromSource ? join(__dirname, 'src', 'main.ts') : bundle,
+      // PM2's cluster mode runs a script with node; the TypeScript source goes through tsx (compiled
+      // once at start). The single executable is for systemd (or PM2's fork mode).
+      script: join(__dirname, 'src', 'main.ts'),
       args: 'serve',
       // PM2 would hand a .ts file to bun; it is node with tsx here.
       interpreter: 'node',
-      node_args: fromSource ? ['--import', 'tsx'] : [],
+      node_args: ['--import', 'tsx'],
       cwd: __dirname,
       exec_mode: 'cluster',
       // 0 means one instance per CPU.
