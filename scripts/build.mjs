@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds dist/: the server bundled by esbuild into one CommonJS file (every file of ASSET_FILES
-// inside it), then, unless --bundle-only, the single executable dist/backend-api: this node binary
-// with the bundle and better-sqlite3's addon injected (Node's single executable applications).
+// inside it) in two flavours, one for node beside node_modules and one for the single executable;
+// then, unless --bundle-only, the single executable dist/backend-api: this node binary with that
+// bundle and better-sqlite3's addon injected (Node's single executable applications).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -13,11 +14,13 @@ import { tsImport } from 'tsx/esm/api';
 
 const HELP = `Usage: npm run build [-- --bundle-only] [--out <dir>]
 
-Writes, into dist/ or --out <dir>:
-  backend-api.cjs      the server in one CommonJS file, with openapi.yaml, package.json and
-  backend-api.cjs.map  every other file of ASSET_FILES (src/assets.ts) inside; its source map
-  backend-api          the single executable (skipped with --bundle-only): needs no Node.js,
-                       no node_modules and no file beside it
+Writes, into dist/ or --out <dir>, each bundle with its source map (.map):
+  main.cjs         the server in one CommonJS file, with openapi.yaml, package.json and every
+                   other file of ASSET_FILES (src/assets.ts) inside; run it with node from the
+                   checkout (better-sqlite3 stays in node_modules): node dist/main.cjs serve
+  backend-api.cjs  the same with better-sqlite3 inside too: the executable's script
+  backend-api      the single executable (skipped with --bundle-only): needs no Node.js, no
+                   node_modules and no file beside it
 
 The executable is this Node (${process.version}) with the bundle injected: build it with the
 Node you mean to ship, on the platform you ship to.`;
@@ -61,9 +64,8 @@ async function assetsBanner() {
   return { count: ASSET_FILES.length, js: `globalThis.__BACKEND_API_ASSETS__ = Object.freeze(${JSON.stringify(assets)});` };
 }
 
-/** bundle writes dist/backend-api.cjs and its source map. */
-async function bundle(outfile) {
-  const banner = await assetsBanner();
+/** bundle writes one CommonJS bundle and its source map; the packages named in external stay outside. */
+async function bundle(outfile, banner, external = []) {
   const result = await build({
     entryPoints: [join(root, 'src/main.ts')],
     outfile,
@@ -80,11 +82,10 @@ async function bundle(outfile) {
     // import.meta.url is empty in CommonJS; src/assets.ts knows it, so say it plainly.
     define: { 'import.meta.url': '""' },
     banner: { js: banner.js },
+    external,
     logLevel: 'warning',
-    metafile: true,
   });
   if (result.errors.length > 0) fail('esbuild failed');
-  return banner.count;
 }
 
 /** run runs a program quietly, showing what it printed only when it fails. */
@@ -146,15 +147,19 @@ const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
 const megabytes = (file) => (statSync(file).size / 1e6).toFixed(1);
 const shown = (file) => (relative(process.cwd(), file).startsWith('..') ? file : relative(process.cwd(), file));
 mkdirSync(dist, { recursive: true });
-const main = join(dist, 'backend-api.cjs');
+const forNode = join(dist, 'main.cjs');
+const seaMain = join(dist, 'backend-api.cjs');
 const binary = join(dist, 'backend-api');
 // Never a stale executable beside a fresh bundle, even when this build fails half-way.
 rmSync(binary, { force: true });
-const assetCount = await bundle(main);
-console.log(`${shown(main)}: ${megabytes(main)} MB, ${assetCount} embedded files (${seconds()} s)`);
+const banner = await assetsBanner();
+// node finds better-sqlite3's addon through node_modules; the executable loads it itself.
+await bundle(forNode, banner, ['better-sqlite3']);
+await bundle(seaMain, banner);
+console.log(`${shown(forNode)}, ${shown(seaMain)}: ${megabytes(seaMain)} MB each, ${banner.count} embedded files (${seconds()} s)`);
 if (!options['bundle-only']) {
   if (process.platform !== 'linux') fail(`the executable is built for Linux only (this is ${process.platform})`);
-  await singleExecutable(main, binary);
+  await singleExecutable(seaMain, binary);
   const version = run(binary, ['--version']).trim();
   console.log(`${shown(binary)}: ${megabytes(binary)} MB, version ${version} (${seconds()} s)`);
 }
