@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import { startCheckpointer } from './db/checkpoint.js';
 import { openDatabase } from './db/database.js';
 import { migrate, quickCheck } from './db/migrations.js';
-import type { Logger } from './logging/logger.js';
+import { appFileWriter, type Logger } from './logging/logger.js';
 import { createPrimaryMetrics } from './metrics/cluster.js';
 import type { PrimaryMessage, WorkerMessage } from './worker.js';
 
@@ -39,6 +39,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
   // Holds the per-host rate-limit counts the workers share (alone without Redis, as insurance with it).
   new RateLimiterClusterMaster();
   const metrics = createPrimaryMetrics();
+  const writeLine = appFileWriter(fileSink);
   const slots = new Map<number, Slot>();
   const crashes: number[] = [];
   let stopping = false;
@@ -53,7 +54,10 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
         slot.ready = true;
         worker.emit('ready');
       } else if (message?.type === 'logs') {
-        for (const record of message.records) fileSink.log(record);
+        for (const record of message.records) {
+          if (typeof record !== 'string') fileSink.log(record);
+          else writeLine?.(record);
+        }
       } else {
         metrics.handle(worker, message);
       }

@@ -9,17 +9,19 @@ import { serve } from './server.js';
 export type WorkerMode = 'cluster' | 'pm2' | 'standalone';
 
 /** Messages between the primary and its workers. */
-export type WorkerMessage = { type: 'ready'; port: number } | { type: 'logs'; records: LogRecord[] } | { type: 'flush' };
+/** A log record, or a request line already serialized as JSON (the hot path). */
+export type ForwardedLog = LogRecord | string;
+export type WorkerMessage = { type: 'ready'; port: number } | { type: 'logs'; records: ForwardedLog[] } | { type: 'flush' };
 export type PrimaryMessage = { type: 'shutdown'; reason: string };
 
 interface RecordBatch {
-  push(record: LogRecord): void;
+  push(record: ForwardedLog): void;
   flush(): void;
 }
 
 /** batchRecords sends log records to the primary in batches: one IPC message per few milliseconds, not per line. */
-function batchRecords(send: (records: LogRecord[]) => void, delayMs = 10, maxRecords = 200): RecordBatch {
-  let records: LogRecord[] = [];
+function batchRecords(send: (records: ForwardedLog[]) => void, delayMs = 10, maxRecords = 200): RecordBatch {
+  let records: ForwardedLog[] = [];
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     clearTimeout(timer);
@@ -65,7 +67,7 @@ export async function runWorker(config: Config, mode: WorkerMode): Promise<void>
   // The hot path: a request line goes straight into the batch for the primary, skipping winston here.
   const logRequest =
     forward && logger.isInfoEnabled()
-      ? (record: Record<string, unknown>) => toPrimary.push({ level: 'info', message: 'request', timestamp: new Date().toISOString(), ...record })
+      ? (record: Record<string, unknown>) => toPrimary.push(JSON.stringify({ level: 'info', message: 'request', timestamp: new Date().toISOString(), ...record }))
       : undefined;
 
   const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });

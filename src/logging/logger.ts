@@ -93,3 +93,16 @@ export function createLogger(config: Pick<Config, 'log'>, options: LoggerOptions
     transports: transports.length ? transports : [new winston.transports.Console({ silent: true })],
   });
 }
+
+/**
+ * appFileWriter writes lines that are already JSON (a worker's request lines) straight into the
+ * app log files of a files-only logger, skipping its formats; null when it writes no files.
+ */
+export function appFileWriter(logger: Logger): ((line: string) => void) | null {
+  const files = logger.transports.filter((t) => t instanceof DailyRotateFile && t.level !== 'error');
+  if (files.length === 0 || logger.silent) return null;
+  return (line) => {
+    // Symbol.for('message') is the finished line a winston transport writes (triple-beam's MESSAGE).
+    for (const file of files) file.log?.({ [Symbol.for('message')]: line }, () => {});
+  };
+}
