@@ -2,7 +2,7 @@
 // npm run bench: measures the API against reference servers started in the same run, on the same
 // SQLite file and the same token, and reports ratios (this machine is shared: absolute numbers
 // drift, ratios measured side by side do not). Writes bench-results/<time>.{json,md} and latest.*.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -58,9 +58,10 @@ const baseEnv = {
   BCRYPT_ROUNDS: '10',
 };
 
-// The server runs from source through tsx's loader: it compiles each module once at start, so a
-// measurement after the warm-up runs the same JavaScript a bundle would.
-const ours = [process.execPath, '--import', createRequire(import.meta.url).resolve('tsx/esm'), join(root, 'src/main.ts'), 'serve'];
+// The server as it ships for node: the esbuild bundle (better-sqlite3 from node_modules).
+console.log('building (npm run build -- --bundle-only)…');
+execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--bundle-only'], { stdio: ['ignore', 'ignore', 'inherit'] });
+const ours = [process.execPath, join(root, 'dist/main.cjs'), 'serve'];
 
 let nextPort = 41000 + Math.floor(Math.random() * 10000);
 const children = new Set();
