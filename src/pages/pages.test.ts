@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { readAsset } from '../assets.js';
+import { ASSET_FILES, readAsset } from '../assets.js';
 import { startTestApp, type TestApp } from '../test-support/app.js';
+import { PAGE_ASSETS } from './routes.js';
+
+const STRICT_CSP =
+  "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';font-src 'self';" +
+  "object-src 'none';base-uri 'none';form-action 'self';frame-ancestors 'none'";
 
 describe('pages, docs and the served spec', () => {
   let app: TestApp;
@@ -17,6 +22,7 @@ describe('pages, docs and the served spec', () => {
     assert.deepEqual(await json.json(), spec);
     const yaml = await get('/openapi.yaml');
     assert.match(yaml.headers.get('content-type') ?? '', /^application\/yaml/);
+    assert.equal(yaml.headers.get('cache-control'), 'no-cache');
     assert.deepEqual(parse(await yaml.text()), spec);
   });
 
@@ -24,24 +30,53 @@ describe('pages, docs and the served spec', () => {
     for (const [path, type] of [['/', 'text/html'], ['/app.js', 'text/javascript'], ['/style.css', 'text/css']] as const) {
       const response = await get(path);
       assert.equal(response.status, 200, path);
-      assert.match(response.headers.get('content-type') ?? '', new RegExp(`^${type}`));
-      assert.match(response.headers.get('content-security-policy') ?? '', /script-src 'self';style-src 'self';/);
+      assert.match(response.headers.get('content-type') ?? '', new RegExp(`^${type}; charset=utf-8$`), path);
+      assert.equal(response.headers.get('cache-control'), 'no-cache', path);
+      assert.equal(response.headers.get('content-security-policy'), STRICT_CSP, path);
     }
     const html = await (await get('/')).text();
-    assert.doesNotMatch(html, /<script>|<script(?![^>]*src=)[^>]*>|\son\w+=|style="/, 'no inline script, handler or style');
+    assert.doesNotMatch(html, /<script(?![^>]*\ssrc=)[^>]*>|\son\w+=|\sstyle=|<style/i, 'no inline script, handler or style');
     const js = await (await get('/app.js')).text();
-    assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|localStorage\.setItem|eval\(/);
+    assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|localStorage|eval\(|new Function/);
   });
 
-  test('/api-docs/ has its own policy, and its assets are served', async () => {
+  test('/api-docs/ has its own policy, and Swagger UI files are served from memory with their types', async () => {
     const redirect = await fetch(`${app.url}/api-docs`, { redirect: 'manual' });
     assert.equal(redirect.status, 301);
+    assert.equal(redirect.headers.get('location'), '/api-docs/');
     const docs = await get('/api-docs/');
+    assert.match(docs.headers.get('content-type') ?? '', /^text\/html/);
     const policy = docs.headers.get('content-security-policy') ?? '';
+    assert.notEqual(policy, STRICT_CSP);
     assert.match(policy, /style-src 'self' 'unsafe-inline'/);
     assert.match(policy, /script-src 'self';/, 'scripts stay same-origin files');
-    for (const file of ['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js', 'swagger-ui-init.js', 'favicon-32x32.png']) {
-      assert.equal((await get(`/api-docs/${file}`)).status, 200, file);
+    assert.doesNotMatch(await docs.text(), /<script>/, 'the page has no inline script');
+    const types: Record<string, RegExp> = {
+      'swagger-ui.css': /^text\/css/,
+      'swagger-ui-bundle.js': /^text\/javascript/,
+      'swagger-ui-standalone-preset.js': /^text\/javascript/,
+      'swagger-ui-init.js': /^text\/javascript/,
+      'favicon-32x32.png': /^image\/png$/,
+      'favicon-16x16.png': /^image\/png$/,
+    };
+    for (const [file, type] of Object.entries(types)) {
+      const response = await get(`/api-docs/${file}`);
+      assert.equal(response.status, 200, file);
+      assert.match(response.headers.get('content-type') ?? '', type, file);
+      assert.ok(response.headers.get('cache-control'), file);
     }
+    assert.equal((await get('/api-docs/index.html')).status, 404, 'nothing else of swagger-ui-dist is served');
+  });
+
+  test('Swagger UI sends the Authorize token to every operation with x-roles', async () => {
+    const init = await (await get('/api-docs/swagger-ui-init.js')).text();
+    const options = JSON.parse(/var options = (.*);\n/.exec(init)?.[1] ?? 'null') as { spec: any };
+    assert.deepEqual(options.spec.paths['/tasks'].get.security, [{ bearerAuth: [] }]);
+    assert.deepEqual(options.spec.paths['/auth/login'].post.security, [], 'a public operation stays public');
+    assert.deepEqual(options.spec.paths['/metrics'].get.security, [{ metricsToken: [] }], 'its own security is kept');
+  });
+
+  test('every file the pages serve is carried by the bundle', () => {
+    for (const name of PAGE_ASSETS) assert.ok(ASSET_FILES.includes(name), name);
   });
 });

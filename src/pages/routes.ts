@@ -22,7 +22,14 @@ const TYPES: Readonly<Record<string, string>> = {
   js: 'text/javascript; charset=utf-8',
   css: 'text/css; charset=utf-8',
   png: 'image/png',
+  json: 'application/json; charset=utf-8',
+  yaml: 'application/yaml; charset=utf-8',
 };
+
+// Our own files change with each release under the same name, so browsers revalidate them;
+// Swagger UI's files change only with the package, and a day of staleness after an upgrade is harmless.
+const REVALIDATE = 'no-cache';
+const VENDOR = 'public, max-age=86400';
 
 // Swagger UI sets inline styles and uses data: images; only /api-docs gets this looser policy,
 // every other response keeps the app's strict one. Scripts stay 'self' only.
@@ -39,13 +46,17 @@ const DOCS_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** A file served from memory, loaded once when the router is built. */
-function file(name: string, cacheControl = 'no-cache') {
-  const body = readAssetBytes(name);
-  const type = TYPES[name.split('.').at(-1) ?? ''] ?? 'application/octet-stream';
-  return function serveFile(_req: Request, res: Response): void {
-    res.set({ 'Content-Type': type, 'Cache-Control': cacheControl }).send(body);
+/** send answers every request with one body that was built or read when the router was built. */
+function send(body: Buffer | string, type: string, cacheControl: string) {
+  const bytes = Buffer.from(body);
+  return function sendFromMemory(_req: Request, res: Response): void {
+    res.set({ 'Content-Type': type, 'Cache-Control': cacheControl }).send(bytes);
   };
+}
+
+/** file serves an asset from memory, typed by its extension. */
+function file(name: string, cacheControl: string) {
+  return send(readAssetBytes(name), TYPES[name.split('.').at(-1) ?? ''] ?? 'application/octet-stream', cacheControl);
 }
 
 function docsPolicy(_req: Request, res: Response, next: NextFunction): void {
@@ -53,26 +64,60 @@ function docsPolicy(_req: Request, res: Response, next: NextFunction): void {
   next();
 }
 
+/**
+ * swaggerInitScript is what swagger-ui-express's own init file does, built once here so that it is
+ * served from memory with our headers. The spec goes in as JSON, a valid JavaScript expression;
+ * authorizations are not persisted, because Swagger UI would keep the token in localStorage.
+ */
+function swaggerInitScript(document: object): string {
+  const options = { spec: document, dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: false, layout: 'StandaloneLayout' };
+  return `'use strict';
+window.addEventListener('load', function start() {
+  var options = ${JSON.stringify(options)};
+  options.presets = [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset];
+  options.plugins = [SwaggerUIBundle.plugins.DownloadUrl];
+  window.ui = SwaggerUIBundle(options);
+});
+`;
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/**
+ * docsDocument is the spec as Swagger UI shows it. openapi.yaml says who may call an operation
+ * with x-roles and has no default `security`, so Swagger UI would send the Authorize dialog's token
+ * nowhere; an operation with x-roles and no security of its own gets bearerAuth here.
+ */
+function docsDocument(document: object): object {
+  const copy = structuredClone(document) as { security?: unknown; paths?: Record<string, Record<string, unknown>> };
+  if (copy.security) return copy;
+  for (const item of Object.values(copy.paths ?? {})) {
+    for (const method of METHODS) {
+      const op = item[method] as { 'x-roles'?: unknown; security?: unknown } | undefined;
+      if (op?.['x-roles'] && !op.security) op.security = [{ bearerAuth: [] }];
+    }
+  }
+  return copy;
+}
+
 /** pagesRouter serves the dashboard (public/), Swagger UI at /api-docs/ and the spec at /openapi.yaml and /openapi.json. */
 export function pagesRouter(document: object): Router {
   const router = Router({ strict: true });
-  const json = JSON.stringify(document);
-  const yamlText = stringify(document);
 
-  router.get('/', file('public/index.html'));
-  router.get('/app.js', file('public/app.js'));
-  router.get('/style.css', file('public/style.css'));
-  router.get('/openapi.json', (_req, res) => void res.set('Cache-Control', 'no-cache').type('application/json').send(json));
-  router.get('/openapi.yaml', (_req, res) => void res.set('Cache-Control', 'no-cache').type('application/yaml').send(yamlText));
+  router.get('/', file('public/index.html', REVALIDATE));
+  router.get('/app.js', file('public/app.js', REVALIDATE));
+  router.get('/style.css', file('public/style.css', REVALIDATE));
+  router.get('/openapi.json', send(JSON.stringify(document), TYPES.json!, REVALIDATE));
+  router.get('/openapi.yaml', send(stringify(document), TYPES.yaml!, REVALIDATE));
 
-  const options = { customSiteTitle: 'backend-api — API docs', swaggerOptions: { persistAuthorization: false } };
-  const html = swaggerUi.generateHTML(document, options);
-  const [init] = swaggerUi.serveFiles(document, options);
+  // generateHTML only for the page: its links are relative, so the page lives at /api-docs/.
+  const docs = docsDocument(document);
+  const html = swaggerUi.generateHTML(docs, { customSiteTitle: 'backend-api — API docs' });
   router.get('/api-docs', (_req, res) => res.redirect(301, '/api-docs/'));
-  router.get('/api-docs/', docsPolicy, (_req, res) => void res.set('Cache-Control', 'no-cache').type('html').send(html));
-  router.get('/api-docs/swagger-ui-init.js', docsPolicy, init as (req: Request, res: Response, next: NextFunction) => void);
+  router.get('/api-docs/', docsPolicy, send(html, TYPES.html!, REVALIDATE));
+  router.get('/api-docs/swagger-ui-init.js', docsPolicy, send(swaggerInitScript(docs), TYPES.js!, REVALIDATE));
   for (const name of PAGE_ASSETS.filter((n) => n.startsWith(SWAGGER_DIST))) {
-    router.get(`/api-docs/${name.slice(SWAGGER_DIST.length + 1)}`, docsPolicy, file(name, 'public, max-age=86400'));
+    router.get(`/api-docs/${name.slice(SWAGGER_DIST.length + 1)}`, docsPolicy, file(name, VENDOR));
   }
   return router;
 }
