@@ -1,10 +1,13 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import type { Lifecycle } from './health/routes.js';
+import { problemBody, problems } from './http/errors.js';
 import type { RequestLogger } from './http/request-context.js';
 import type { Logger } from './logging/logger.js';
 import { connectRedis } from './redis/client.js';
@@ -49,6 +52,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   });
 
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, app);
+  server.on('clientError', answerClientError);
   const active = new Set<ServerResponse>();
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
     // While draining every response closes its connection, so a client never reuses a socket that is about to go.
@@ -102,4 +106,29 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     lifecycle,
     drain: (reason) => (drained ??= drain(reason)),
   };
+}
+
+/**
+ * answerClientError answers what Node's HTTP parser refuses before the app sees it (a request
+ * head over 16 KB, a malformed request) with a problem document, like every other error, where
+ * Node would send a bare status line. As Node does, it writes nothing once a response has begun.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+    const problem =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? problems.headersTooLarge()
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? problems.requestTimeout()
+          : problems.badRequest(error);
+    const requestId = randomUUID();
+    const body = JSON.stringify(problemBody(problem, requestId));
+    socket.write(
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
+        'Content-Type: application/problem+json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -73,6 +73,10 @@ export const problems = {
   conflict: (code: string, detail: string) => new AppError(409, code, 'Conflict', detail),
   payloadTooLarge: (limit: number) =>
     new AppError(413, 'payload_too_large', 'Payload too large', `The request body is larger than ${limit} bytes.`),
+  headersTooLarge: () =>
+    new AppError(431, 'headers_too_large', 'Request header fields too large', 'The request line and headers are larger than the server accepts.'),
+  requestTimeout: () => new AppError(408, 'request_timeout', 'Request timeout', 'The request did not arrive in time.'),
+  badRequest: (cause?: unknown) => new AppError(400, 'bad_request', 'Bad request', 'The request is malformed.', { cause }),
   unsupportedMediaType: () =>
     new AppError(415, 'unsupported_media_type', 'Unsupported media type', 'Send the body as application/json (UTF-8).'),
   rateLimited: (retryAfterSeconds: number, headers: Record<string, string> = {}) =>
