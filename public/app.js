@@ -3,8 +3,11 @@
 'use strict';
 
 const API = '/api/v1';
-const SHOWN_HEADERS = ['x-cache', 'ratelimit', 'ratelimit-policy', 'x-request-id', 'retry-after', 'etag'];
-// sessionStorage: the token dies with the tab and is not shared with other tabs.
+const SHOWN_HEADERS = ['location', 'x-cache', 'ratelimit', 'ratelimit-policy', 'retry-after', 'www-authenticate', 'x-request-id'];
+const SECRET_FIELDS = new Set(['password', 'currentPassword', 'newPassword']);
+const MAX_EXCHANGES = 25;
+
+// sessionStorage: the token dies with the tab and is not shared with other tabs or kept on disk.
 const session = {
   get token() {
     return sessionStorage.getItem('token');
@@ -21,7 +24,10 @@ const session = {
     sessionStorage.removeItem('user');
   },
 };
-const paging = { cursors: [], next: null };
+
+// A cursor is only valid with the sort, order and status it came from, so the query is fixed
+// when "Show" is pressed; cursors[i] opens page i + 1 (null: the first page).
+const paging = { query: '', cursors: [null], index: 0, next: null };
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, text, attributes = {}) => {
@@ -33,7 +39,7 @@ const el = (tag, text, attributes = {}) => {
 
 /** api sends one request, records the exchange, and returns the parsed body (throws the problem on 4xx/5xx). */
 async function api(method, path, body) {
-  const headers = { accept: 'application/json' };
+  const headers = { accept: 'application/json, application/problem+json' };
   if (session.token) headers.authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -44,26 +50,48 @@ async function api(method, path, body) {
   } catch {
     parsed = text;
   }
-  logExchange(method, path, response, parsed);
+  logExchange({ method, path, sentToken: Boolean(headers.authorization), body }, response, parsed);
+  if (response.status === 401 && headers.authorization && response.headers.has('www-authenticate')) {
+    // The server refused the token itself (expired, revoked): this session is over.
+    session.clear();
+    render();
+  }
   if (!response.ok) throw Object.assign(new Error(parsed?.detail || response.statusText), { problem: parsed, status: response.status });
   return parsed;
 }
 
-function logExchange(method, path, response, body) {
-  const item = el('li');
-  const line = el('strong', `${method} ${path} → `);
-  line.append(el('span', `${response.status} ${response.statusText}`, { class: response.ok ? 'status-ok' : 'status-bad' }));
-  item.append(line);
-  const list = el('dl');
-  for (const name of SHOWN_HEADERS) {
-    const value = response.headers.get(name);
-    if (value !== null) list.append(el('dt', name), el('dd', value));
+const redacted = (body) => JSON.stringify(body, (key, value) => (SECRET_FIELDS.has(key) ? '********' : value), 2);
+
+function logExchange(request, response, body) {
+  const item = el('details');
+  const summary = el('summary');
+  summary.append(el('span', `${request.method} ${request.path} → `));
+  summary.append(el('strong', `${response.status} ${response.statusText}`, { class: response.ok ? 'status-ok' : 'status-bad' }));
+  item.append(summary);
+  if (request.sentToken || request.body !== undefined) {
+    item.append(el('h4', 'Request'));
+    if (request.sentToken) item.append(headerList([['authorization', 'Bearer (the session token)']]));
+    if (request.body !== undefined) item.append(el('pre', redacted(request.body)));
   }
-  if (list.childElementCount > 0) item.append(list);
+  item.append(el('h4', 'Response'));
+  const shown = SHOWN_HEADERS.map((name) => [name, response.headers.get(name)]).filter(([, value]) => value !== null);
+  shown.unshift(['content-type', response.headers.get('content-type') ?? '(none)']);
+  item.append(headerList(shown));
   if (body !== undefined) item.append(el('pre', typeof body === 'string' ? body : JSON.stringify(body, null, 2)));
+
   const log = $('exchange-log');
-  log.prepend(item);
-  while (log.childElementCount > 30) log.lastElementChild.remove();
+  // Only the newest exchange starts open, so the list stays a list.
+  if (log.firstElementChild) log.firstElementChild.firstElementChild.open = false;
+  item.open = true;
+  log.prepend(el('li'));
+  log.firstElementChild.append(item);
+  while (log.childElementCount > MAX_EXCHANGES) log.lastElementChild.remove();
+}
+
+function headerList(pairs) {
+  const list = el('dl');
+  for (const [name, value] of pairs) list.append(el('dt', name), el('dd', value));
+  return list;
 }
 
 function showProblem(error) {
@@ -71,7 +99,9 @@ function showProblem(error) {
   box.replaceChildren();
   const problem = error.problem;
   if (problem && typeof problem === 'object') {
-    box.append(el('strong', `${problem.title || 'Error'} (${problem.status ?? error.status}, ${problem.code || 'unknown'})`), el('p', problem.detail || ''));
+    box.append(el('strong', `${problem.title || 'Error'} — ${problem.status ?? error.status}`));
+    if (problem.detail) box.append(el('p', problem.detail));
+    if (problem.code) box.append(el('p', `code: ${problem.code}`, { class: 'code' }));
     if (Array.isArray(problem.errors) && problem.errors.length > 0) {
       const list = el('ul');
       for (const item of problem.errors) list.append(el('li', `${item.in} ${item.pointer || '(whole)'}: ${item.message}`));
@@ -83,15 +113,11 @@ function showProblem(error) {
   box.hidden = false;
 }
 
-function clearProblem() {
-  $('problem').hidden = true;
-}
-
 /** guarded runs an action, turning any failure into the readable problem box. */
 function guarded(action) {
   return async (event) => {
     event?.preventDefault();
-    clearProblem();
+    $('problem').hidden = true;
     try {
       await action(event);
     } catch (error) {
@@ -114,21 +140,33 @@ function formData(form) {
   return data;
 }
 
-async function loadTasks(cursor) {
-  const filters = formData($('filter-form'));
-  const query = new URLSearchParams(filters);
+async function loadPage(index) {
+  const query = new URLSearchParams(paging.query);
+  const cursor = paging.cursors[index];
   if (cursor) query.set('cursor', cursor);
   const result = await api('GET', `${API}/tasks?${query}`);
+  paging.index = index;
   paging.next = result.page.nextCursor;
+  $('prev-page').disabled = index === 0;
   $('next-page').disabled = !result.page.hasMore;
-  $('page-info').textContent = `Page ${paging.cursors.length + 1}: ${result.data.length} task(s)${result.page.hasMore ? ', more on the next page' : ''}.`;
-  const rows = $('task-rows');
-  rows.replaceChildren(...result.data.map(taskRow));
+  const more = result.page.hasMore ? ', more on the next page' : '';
+  $('page-info').textContent = `Page ${index + 1}: ${result.data.length} task(s)${more}.`;
+  $('task-rows').replaceChildren(...result.data.map(taskRow));
 }
+
+/** showFirstPage fixes the filters of the list and shows its first page. */
+function showFirstPage() {
+  paging.query = new URLSearchParams(formData($('filter-form'))).toString();
+  paging.cursors = [null];
+  return loadPage(0);
+}
+
+const reloadPage = () => loadPage(paging.index);
 
 function taskRow(task) {
   const row = el('tr');
-  row.append(el('td', task.title), el('td', task.status), el('td', task.dueDate ?? '—'), el('td', new Date(task.createdAt).toLocaleString()));
+  const created = new Date(task.createdAt).toLocaleString();
+  row.append(el('td', task.title), el('td', task.status), el('td', task.dueDate ?? '—'), el('td', created));
   if (session.user?.role === 'admin') {
     const cell = el('td', undefined, { class: 'actions' });
     const select = el('select', undefined, { 'aria-label': `Status of ${task.title}` });
@@ -153,25 +191,20 @@ function taskRow(task) {
   return row;
 }
 
-const reloadPage = () => loadTasks(paging.cursors.at(-1));
-
-async function afterLogin(result) {
-  session.save(result.token, result.user);
-  render();
-  paging.cursors = [];
-  await loadTasks();
-}
-
 document.addEventListener('DOMContentLoaded', () => {
   $('register-form').addEventListener('submit', guarded(async (event) => {
     const data = formData(event.target);
     await api('POST', `${API}/auth/register`, data);
+    event.target.reset();
     $('login-email').value = data.email;
     $('login-password').focus();
   }));
   $('login-form').addEventListener('submit', guarded(async (event) => {
-    await afterLogin(await api('POST', `${API}/auth/login`, formData(event.target)));
+    const result = await api('POST', `${API}/auth/login`, formData(event.target));
+    session.save(result.token, result.user);
     event.target.reset();
+    render();
+    await showFirstPage();
   }));
   $('logout').addEventListener('click', guarded(async () => {
     try {
@@ -179,26 +212,20 @@ document.addEventListener('DOMContentLoaded', () => {
     } finally {
       session.clear();
       render();
+      $('login-email').focus();
     }
   }));
   $('create-form').addEventListener('submit', guarded(async (event) => {
     await api('POST', `${API}/tasks`, formData(event.target));
     event.target.reset();
-    paging.cursors = [];
-    await loadTasks();
+    await showFirstPage();
   }));
-  $('filter-form').addEventListener('submit', guarded(async () => {
-    paging.cursors = [];
-    await loadTasks();
-  }));
+  $('filter-form').addEventListener('submit', guarded(showFirstPage));
   $('next-page').addEventListener('click', guarded(async () => {
-    paging.cursors.push(paging.next);
-    await loadTasks(paging.next);
+    paging.cursors[paging.index + 1] = paging.next;
+    await loadPage(paging.index + 1);
   }));
-  $('first-page').addEventListener('click', guarded(async () => {
-    paging.cursors = [];
-    await loadTasks();
-  }));
+  $('prev-page').addEventListener('click', guarded(() => loadPage(paging.index - 1)));
   render();
-  if (session.user) guarded(reloadPage)();
+  if (session.user) guarded(showFirstPage)();
 });
