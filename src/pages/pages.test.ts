@@ -71,7 +71,12 @@ describe('pages, docs and the served spec', () => {
   test('Swagger UI sends the Authorize token to every operation with x-roles', async () => {
     const init = await (await get('/api-docs/swagger-ui-init.js')).text();
     const options = JSON.parse(/var options = (.*);\n/.exec(init)?.[1] ?? 'null') as { spec: any };
-    assert.deepEqual(options.spec.paths['/tasks'].get.security, [{ bearerAuth: [] }]);
+    assert.deepEqual(options.spec.security, [{ bearerAuth: [] }], 'bearer is the default');
+    for (const [path, item] of Object.entries(options.spec.paths as Record<string, Record<string, any>>)) {
+      for (const op of Object.values(item).filter((o) => o?.operationId)) {
+        if (op['x-roles']) assert.equal(op.security, undefined, `${path} keeps the bearer default`);
+      }
+    }
     assert.deepEqual(options.spec.paths['/auth/login'].post.security, [], 'a public operation stays public');
     assert.deepEqual(options.spec.paths['/metrics'].get.security, [{ metricsToken: [] }], 'its own security is kept');
   });

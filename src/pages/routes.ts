@@ -81,25 +81,6 @@ window.addEventListener('load', function start() {
 `;
 }
 
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
-
-/**
- * docsDocument is the spec as Swagger UI shows it. openapi.yaml says who may call an operation
- * with x-roles and has no default `security`, so Swagger UI would send the Authorize dialog's token
- * nowhere; an operation with x-roles and no security of its own gets bearerAuth here.
- */
-function docsDocument(document: object): object {
-  const copy = structuredClone(document) as { security?: unknown; paths?: Record<string, Record<string, unknown>> };
-  if (copy.security) return copy;
-  for (const item of Object.values(copy.paths ?? {})) {
-    for (const method of METHODS) {
-      const op = item[method] as { 'x-roles'?: unknown; security?: unknown } | undefined;
-      if (op?.['x-roles'] && !op.security) op.security = [{ bearerAuth: [] }];
-    }
-  }
-  return copy;
-}
-
 /** pagesRouter serves the dashboard (public/), Swagger UI at /api-docs/ and the spec at /openapi.yaml and /openapi.json. */
 export function pagesRouter(document: object): Router {
   const router = Router({ strict: true });
@@ -111,7 +92,7 @@ export function pagesRouter(document: object): Router {
   router.get('/openapi.yaml', send(stringify(document), TYPES.yaml!, REVALIDATE));
 
   // generateHTML only for the page: its links are relative, so the page lives at /api-docs/.
-  const docs = docsDocument(document);
+  const docs = document;
   const html = swaggerUi.generateHTML(docs, { customSiteTitle: 'backend-api — API docs' });
   router.get('/api-docs', (_req, res) => res.redirect(301, '/api-docs/'));
   router.get('/api-docs/', docsPolicy, send(html, TYPES.html!, REVALIDATE));
