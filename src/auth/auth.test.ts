@@ -17,6 +17,11 @@ describe('accounts and login', () => {
   });
   after(() => app.close());
 
+  test('makes the first account of an empty database an administrator, whatever it asked for', () => {
+    assert.equal(admin.role, 'admin');
+    assert.deepEqual(users().map((u) => u.role), ['admin']);
+  });
+
   test('registers an account and never returns its hash or token version', async () => {
     const response = await register({ username: 'alice', email: 'alice@example.com', password: 'secret123' });
     assert.equal(response.status, 201);
@@ -29,11 +34,13 @@ describe('accounts and login', () => {
   });
 
   test('usernames are 3 to 32 characters of letters, digits, "_", "." and "-"', async () => {
-    for (const username of ['ab', 'a'.repeat(33), 'has space', 'semi;colon', 'ünïcode']) {
+    const count = users().length;
+    for (const username of ['ab', 'a'.repeat(33), 'has space', 'semi;colon', 'ünïcode', 'slash/name', '']) {
       const response = await register({ username, email: `${Math.random()}@example.com`, password: 'secret123' });
       assert.equal(response.status, 400, username);
       assert.equal(response.body.errors[0].pointer, '/username');
     }
+    assert.equal(users().length, count, 'nothing stored');
     for (const username of ['abc', 'a'.repeat(32), 'x_y.z-1']) {
       assert.equal((await register({ username, email: `${username}@example.com`, password: 'secret123' })).status, 201, username);
     }
@@ -42,6 +49,20 @@ describe('accounts and login', () => {
   test('emails must be addresses', async () => {
     const response = await register({ username: 'mailer', email: 'not-an-email', password: 'secret123' });
     assert.deepEqual(response.body.errors, [{ in: 'body', pointer: '/email', message: 'must match format "email"' }]);
+    for (const email of ['a@', '@example.com', 'two@@example.com', 'spa ce@example.com', `${'a'.repeat(250)}@example.com`]) {
+      const refused = await register({ username: 'mailer', email, password: 'secret123' });
+      assert.equal(refused.status, 400, email);
+      assert.equal(refused.body.errors[0].pointer, '/email', email);
+    }
+    assert.equal(users().filter((u) => u.username === 'mailer').length, 0);
+  });
+
+  test('lists every problem of a register request at once', async () => {
+    const response = await register({ username: 'x', email: 'nope', password: 'short', role: 'root', extra: true });
+    assert.deepEqual(
+      response.body.errors.map((e: Json) => e.pointer).sort(),
+      ['/email', '/extra', '/password', '/role', '/username'],
+    );
   });
 
   test('passwords are 8 characters to 72 bytes, counted in bytes', async () => {
@@ -75,6 +96,7 @@ describe('accounts and login', () => {
     const asUser = await register({ username: 'mallory2', email: 'mallory2@example.com', password: 'secret123', role: 'admin' }, user.token);
     assert.equal(asUser.body.code, 'admin_role_forbidden');
     assert.equal(users().length, count + 1, 'only the user signed up');
+    assert.equal(users().filter((u) => String(u.username).startsWith('mallory')).length, 0);
   });
 
   test('an administrator can create another administrator', async () => {
@@ -114,6 +136,7 @@ describe('accounts and login', () => {
     }
     const fresh = (await login('alice@example.com', 'secret123')).body.token;
     assert.equal((await app.api.get('/api/v1/auth/me', { token: fresh })).status, 200);
+    assert.equal((await app.api.get('/api/v1/auth/me', { token: admin.token })).status, 200, "another account's token still works");
   });
 
   test('a password change revokes old tokens and the old password', async () => {
@@ -121,6 +144,8 @@ describe('accounts and login', () => {
     const wrong = await app.api.post('/api/v1/auth/password', { token: account.token, json: { currentPassword: 'not-it-at-all', newPassword: 'brand-new-pass' } });
     assert.equal(wrong.status, 403);
     assert.equal(wrong.body.code, 'wrong_password');
+    assert.equal((await app.api.get('/api/v1/auth/me', { token: account.token })).status, 200, 'a refused change revokes nothing');
+    assert.equal((await login(account.email, 'brand-new-pass')).status, 401);
     const changed = await app.api.post('/api/v1/auth/password', { token: account.token, json: { currentPassword: 'secret123', newPassword: 'brand-new-pass' } });
     assert.equal(changed.status, 204);
     assert.equal((await app.api.get('/api/v1/auth/me', { token: account.token })).body.code, 'token_revoked');
@@ -157,6 +182,20 @@ describe('accounts and login', () => {
       cursor = page.body.page.nextCursor;
     } while (cursor);
     assert.deepEqual(seen, users().map((u) => u.id));
+    assert.ok(seen.length > 6, `${seen.length} accounts on several pages`);
+  });
+
+  test('a cursor that was not issued by the account list is 400 invalid_cursor', async () => {
+    const tasks = await app.api.post('/api/v1/tasks', { token: admin.token, json: { title: 'a' } });
+    await app.api.post('/api/v1/tasks', { token: admin.token, json: { title: 'b' } });
+    assert.equal(tasks.status, 201);
+    const taskCursor = (await app.api.get('/api/v1/tasks?limit=1', { token: admin.token })).body.page.nextCursor as string;
+    const forged = Buffer.from(JSON.stringify(['id', 'not-a-number', 1])).toString('base64url');
+    for (const cursor of ['abc', taskCursor, forged]) {
+      const response = await app.api.get(`/api/v1/users?cursor=${cursor}`, { token: admin.token });
+      assert.equal(response.status, 400, cursor);
+      assert.equal(response.body.code, 'invalid_cursor', cursor);
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { problems } from '../http/errors.js';
 import type { OperationHandler } from '../openapi/router.js';
 import type { Role } from '../openapi/spec.js';
 import { toUser, type UserRepository } from './repository.js';
@@ -9,8 +10,10 @@ export function userHandlers({ users }: { users: UserRepository }): Record<strin
   return {
     listUsers(req: Request, res: Response) {
       const { limit, cursor } = req.input.query as { limit: number; cursor?: string };
-      const afterId = cursor === undefined ? 0 : Number(decodeCursor(cursor, 'id').value);
-      const rows = users.list(afterId, limit + 1);
+      const position = cursor === undefined ? null : decodeCursor(cursor, 'id');
+      // This list's cursors carry the id twice; any other value was not issued here.
+      if (position && position.value !== position.id) throw problems.invalidCursor();
+      const rows = users.list(position?.id ?? 0, limit + 1);
       const hasMore = rows.length > limit;
       const data = rows.slice(0, limit).map(toUser);
       const last = data.at(-1);
