@@ -6,7 +6,7 @@ type Json = Record<string, any>;
 
 describe('accounts and login', () => {
   let app: TestApp;
-  let admin: { token: string; id: number };
+  let admin: { token: string; id: number; role: string };
   const users = () => app.db.prepare('SELECT * FROM users ORDER BY id').all() as Json[];
   const register = (json: Json, token?: string) => app.api.post('/api/v1/auth/register', { json, ...(token ? { token } : {}) });
   const login = (email: string, password: string) => app.api.post('/api/v1/auth/login', { json: { email, password } });
