@@ -9,13 +9,23 @@ import { testSpec } from '../test-support/contract.js';
 
 type Json = Record<string, any>;
 
+/** rawOperation is an operation as openapi.yaml writes it (testSpec.document is not dereferenced). */
+function rawOperation(op: Operation): Json {
+  const template = op.path.replace(/^\/api\/v1/, '');
+  return (testSpec.document.paths as Json)[template][op.method] as Json;
+}
+
 /** exampleBody is the request body example openapi.yaml gives for an operation. */
 function exampleBody(op: Operation): unknown {
-  const template = op.path.replace(/^\/api\/v1/, '');
-  return (testSpec.document.paths as Json)[template]?.[op.method]?.requestBody?.content?.['application/json']?.example;
+  return rawOperation(op).requestBody?.content?.['application/json']?.example;
 }
 
 const protectedOps = testSpec.operations.filter((op) => op.roles !== null);
+// Open to anyone: no x-roles, and a security list that is empty or offers {} (no credentials).
+const anonymousOps = testSpec.operations.filter((op) => {
+  const security = rawOperation(op).security as Json[] | undefined;
+  return op.roles === null && security !== undefined && (security.length === 0 || security.some((s) => Object.keys(s).length === 0));
+});
 
 describe('role matrix generated from openapi.yaml', () => {
   let app: TestApp;
@@ -56,16 +66,18 @@ describe('role matrix generated from openapi.yaml', () => {
   for (const op of protectedOps) {
     const label = `${op.method.toUpperCase()} ${op.path}`;
 
-    test(`${label}: anonymous gets 401 with WWW-Authenticate; the handler does not run and nothing changes`, async () => {
+    test(`${label}: anonymous or with a bad token gets 401 with WWW-Authenticate; the handler does not run and nothing changes`, async () => {
       const path = await pathFor(op);
-      const stored = snapshot();
-      const handled = app.handled.length;
-      const response = await send(op, path);
-      assert.equal(response.status, 401);
-      assert.equal(response.body.code, 'missing_token');
-      assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer .*error="invalid_token"/);
-      assert.equal(app.handled.length, handled);
-      assert.equal(snapshot(), stored);
+      for (const [token, code] of [[undefined, 'missing_token'], ['not.a.jwt', 'invalid_token']] as const) {
+        const stored = snapshot();
+        const handled = app.handled.length;
+        const response = await send(op, path, token);
+        assert.equal(response.status, 401);
+        assert.equal(response.body.code, code);
+        assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer .*error="invalid_token"/);
+        assert.equal(app.handled.length, handled);
+        assert.equal(snapshot(), stored);
+      }
     });
 
     if (!op.roles!.includes('user')) {
@@ -86,12 +98,37 @@ describe('role matrix generated from openapi.yaml', () => {
       test(`${label}: ${role} is allowed (2xx) and the handler runs`, async () => {
         const caller = role === 'admin' ? await app.api.signUp('admin', admin.token) : await app.api.signUp('user');
         const path = await pathFor(op);
+        const handled = app.handled.length;
         const response = await send(op, path, caller.token);
         assert.ok(response.status >= 200 && response.status < 300, `${response.status} ${response.text}`);
-        assert.equal(app.handled.at(-1), op.id);
+        assert.deepEqual(app.handled.slice(handled), [op.id]);
       });
     }
   }
+});
+
+describe('operations without x-roles are open to anonymous callers', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+    await app.api.signUp('admin');
+  });
+  after(() => app.close());
+
+  test('the spec declares exactly these open operations', () => {
+    assert.deepEqual(anonymousOps.map((op) => op.id).sort(), ['getHealth', 'getReadiness', 'loginUser', 'registerUser']);
+  });
+
+  test('each answers 2xx without a token, in spec order, with the spec examples (register, then log in)', async () => {
+    for (const op of anonymousOps) {
+      // The register example asks for admin, which only an administrator may grant.
+      const { role: _role, ...body } = (exampleBody(op) ?? {}) as Json;
+      const handled = app.handled.length;
+      const response = await app.api.request(op.method.toUpperCase(), op.path, op.body ? { json: body } : {});
+      assert.ok(response.status >= 200 && response.status < 300, `${op.id}: ${response.status} ${response.text}`);
+      assert.deepEqual(app.handled.slice(handled), [op.id]);
+    }
+  });
 });
 
 describe('routes come from the spec only', () => {
@@ -103,11 +140,13 @@ describe('routes come from the spec only', () => {
   });
   after(() => app.close());
 
-  test('a path not in the spec is 404 route_not_found', async () => {
-    for (const path of ['/api/v1/nope', '/api/v2/tasks', '/api/v1/tasks/1/extra', '/api/v1/tasks/', '/admin']) {
-      const response = await app.api.get(path, { token });
-      assert.equal(response.status, 404, path);
-      assert.equal(response.body.code, 'route_not_found');
+  test('a path not in the spec is 404 route_not_found, with or without a token', async () => {
+    for (const path of ['/api/v1/nope', '/api/v2/tasks', '/api/v1/tasks/1/extra', '/api/v1/tasks/', '/api/v1/TASKS', '/admin', '/api/v1/users/1/role']) {
+      for (const options of [{ token }, {}]) {
+        const response = await app.api.get(path, options);
+        assert.equal(response.status, 404, path);
+        assert.equal(response.body.code, 'route_not_found');
+      }
     }
   });
 
@@ -118,12 +157,18 @@ describe('routes come from the spec only', () => {
     assert.equal(put.headers.get('allow'), 'GET, PATCH, DELETE, HEAD');
     const del = await app.api.delete('/api/v1/tasks', { token });
     assert.equal(del.headers.get('allow'), 'GET, POST, HEAD');
+    const anonymous = await app.api.request('PUT', '/api/v1/users/1');
+    assert.equal(anonymous.status, 405, 'the method is checked before the caller');
+    assert.equal(anonymous.headers.get('allow'), 'PATCH');
+    assert.equal((await app.api.request('HEAD', '/api/v1/tasks', { token })).status, 200, 'HEAD goes with GET');
   });
 
   test('an unknown query parameter is 400 naming it', async () => {
     const response = await app.api.get('/api/v1/tasks?limit=5&sneaky=1', { token });
     assert.equal(response.status, 400);
     assert.deepEqual(response.body.errors, [{ in: 'query', pointer: '/sneaky', message: 'is not allowed' }]);
+    const none = await app.api.get('/api/v1/auth/me?debug=1&x=2', { token });
+    assert.deepEqual(none.body.errors.map((e: Json) => e.pointer), ['/debug', '/x'], 'on an operation without query parameters too');
   });
 
   test('path and query values are coerced to their declared types, or rejected', async () => {
