@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -27,7 +27,18 @@ describe('loadConfig', () => {
   test('lists every problem at once', () => {
     const error = (() => {
       try {
-        loadConfig({ PORT: 'eighty', WORKERS: '0', NODE_ENV: 'staging', REDIS_URL: 'http://x', LOG_LEVEL: 'loud', JWT_EXPIRES_IN: '1y', DATABASE_PATH: join(dir(), 'a.db') });
+        loadConfig({
+          PORT: 'eighty',
+          WORKERS: '0',
+          NODE_ENV: 'staging',
+          REDIS_URL: 'http://x',
+          LOG_LEVEL: 'loud',
+          JWT_EXPIRES_IN: '1y',
+          JWT_SECRET: 'too-short',
+          BCRYPT_ROUNDS: '99',
+          BODY_LIMIT_BYTES: '1.5',
+          DATABASE_PATH: join(dir(), 'a.db'),
+        });
       } catch (caught) {
         return caught;
       }
@@ -35,20 +46,28 @@ describe('loadConfig', () => {
     })();
     assert.ok(error instanceof ConfigError);
     const names = error.problems.map((p) => p.split(' ')[0]);
-    assert.deepEqual(names.sort(), ['JWT_EXPIRES_IN', 'LOG_LEVEL', 'NODE_ENV', 'PORT', 'REDIS_URL', 'WORKERS']);
+    assert.deepEqual(names.sort(), ['BCRYPT_ROUNDS', 'BODY_LIMIT_BYTES', 'JWT_EXPIRES_IN', 'JWT_SECRET', 'LOG_LEVEL', 'NODE_ENV', 'PORT', 'REDIS_URL', 'WORKERS']);
+    for (const problem of error.problems) assert.ok(error.message.includes(problem), `the message lists: ${problem}`);
   });
 
-  test('production refuses to start without a JWT_SECRET, or with one under 32 bytes', () => {
-    const base = { NODE_ENV: 'production', DATABASE_PATH: join(dir(), 'a.db') };
-    assert.throws(() => loadConfig(base), (e: ConfigError) => e.problems.some((p) => p.startsWith('JWT_SECRET is required in production')));
+  test('production refuses to start without a JWT_SECRET, or with one under 32 bytes, and writes no secret file', () => {
+    const data = dir();
+    const base = { NODE_ENV: 'production', DATABASE_PATH: join(data, 'a.db') };
+    assert.throws(() => loadConfig(base), (e: ConfigError) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('JWT_SECRET is required in production')));
+    assert.throws(() => loadConfig({ ...base, JWT_SECRET: '' }), ConfigError, 'an empty secret is no secret');
     assert.throws(() => loadConfig({ ...base, JWT_SECRET: 'short-secret' }), /JWT_SECRET must be at least 32 bytes/);
+    assert.throws(() => loadConfig({ ...base, JWT_SECRET: 'x'.repeat(31) }), ConfigError, '31 bytes');
+    assert.equal(loadConfig({ ...base, JWT_SECRET: 'x'.repeat(32) }).jwt.secret, 'x'.repeat(32), '32 bytes');
+    assert.equal(loadConfig({ ...base, JWT_SECRET: '€'.repeat(11) }).jwt.secretSource, 'env', '11 characters are 33 bytes');
     assert.equal(loadConfig({ ...base, JWT_SECRET: strong }).jwt.secret, strong);
+    assert.equal(existsSync(join(data, 'jwt-secret')), false);
   });
 
   test('development generates one secret, keeps it beside the database with mode 0600, and reuses it', () => {
-    const data = dir();
+    const data = join(dir(), 'not-yet-there');
     const first = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
     const second = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    assert.equal(statSync(data).mode & 0o777, 0o700, 'the data directory it created is private');
     assert.equal(first.jwt.secretSource, 'file');
     assert.equal(first.jwt.secret, second.jwt.secret);
     assert.ok(Buffer.byteLength(first.jwt.secret) >= 32);
@@ -59,8 +78,15 @@ describe('loadConfig', () => {
 
   test('is frozen all the way down', () => {
     const config = loadConfig({ DATABASE_PATH: join(dir(), 'a.db'), JWT_SECRET: strong });
-    assert.ok(Object.isFrozen(config));
-    assert.ok(Object.isFrozen(config.jwt));
+    const unfrozen: string[] = [];
+    const walk = (value: unknown, path: string) => {
+      if (value === null || typeof value !== 'object') return;
+      if (!Object.isFrozen(value)) unfrozen.push(path);
+      for (const [key, inner] of Object.entries(value)) walk(inner, `${path}.${key}`);
+    };
+    walk(config, 'config');
+    assert.deepEqual(unfrozen, []);
+    assert.ok(Object.keys(config.jwt).length > 0 && Object.keys(config.database).length > 0);
     assert.throws(() => {
       (config.rateLimit as { max: number }).max = 1;
     }, TypeError);
@@ -72,7 +98,12 @@ describe('loadConfig', () => {
     assert.equal(lifetime('15m'), 900);
     assert.equal(lifetime('1h'), 3600);
     assert.equal(lifetime('7d'), 604_800);
-    for (const bad of ['-5', '1w', 'soon', '5']) assert.throws(() => lifetime(bad), /JWT_EXPIRES_IN/);
+    assert.equal(lifetime('90s'), 90);
+    assert.equal(lifetime('30d'), 2_592_000);
+    assert.equal(lifetime(''), 3600, 'empty is unset');
+    for (const bad of ['-5', '1w', 'soon', '5', '9s', '31d', '1.5h', '1h30m', 'h']) {
+      assert.throws(() => lifetime(bad), (e: unknown) => e instanceof ConfigError && e.problems.length === 1 && e.problems[0]!.startsWith('JWT_EXPIRES_IN'), bad);
+    }
   });
 
   test('an empty LOG_DIR means stdout only, and sizes and booleans are checked', () => {
