@@ -192,9 +192,18 @@ describe('bad input is a 4xx problem and changes nothing', () => {
   });
 
   test('security headers are on every response, and Express does not announce itself', async () => {
-    const response = await app.api.get('/api/v1/tasks', { token });
-    assert.equal(response.headers.get('x-powered-by'), null);
-    assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
-    assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'self'.*frame-ancestors 'none'/);
+    const answers = [
+      await app.api.get('/api/v1/tasks', { token }),
+      await app.api.get('/api/v1/tasks'),
+      await app.api.get('/api/v1/nowhere'),
+      await post('{"title":'),
+      await app.api.get('/health'),
+    ];
+    for (const response of answers) {
+      const where = `${response.status} ${response.body?.code ?? ''}`;
+      assert.equal(response.headers.get('x-powered-by'), null, where);
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff', where);
+      assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'self'.*frame-ancestors 'none'/, where);
+    }
   });
 });
