@@ -66,7 +66,7 @@ export function buildApp(deps: AppDeps): Express {
   const passwords = createPasswordHasher(config.bcryptRounds);
   const limiters = limiterFactory(
     redis?.client ?? null,
-    config.pm2Instance !== null ? { kind: 'pm2', instances: config.workers } : { kind: cluster.isWorker ? 'cluster' : 'alone' },
+    config.pm2Instance !== null ? { kind: 'pm2', db } : { kind: cluster.isWorker ? 'cluster' : 'alone' },
   );
   const loginGuard = createLoginGuard(limiters, config.rateLimit, logger, () => metrics.rateLimited.inc({ limiter: 'login' }));
   const warn = throttledWarn(logger);

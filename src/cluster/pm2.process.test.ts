@@ -18,6 +18,44 @@ const require = createRequire(import.meta.url);
 const pm2Bin = join(projectRoot, 'node_modules', '.bin', 'pm2');
 const ecosystem = require(join(projectRoot, 'ecosystem.config.cjs')) as { apps: Array<Record<string, unknown>> };
 
+/** pm2Harness starts the ecosystem file under a PM2 of its own (its own PM2_HOME) for a describe block. */
+function pm2Harness(overrides: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), 'backend-api-pm2-'));
+  const env: Record<string, string> = {};
+  const state = { port: 0 };
+  const pm2 = (...args: string[]) => {
+    const run = spawnSync(pm2Bin, args, { cwd: projectRoot, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    if (run.status !== 0) throw new Error(`pm2 ${args.join(' ')}: ${run.stdout}\n${run.stderr}`);
+    return run.stdout;
+  };
+  /** The lines PM2 collected from the instances, without the per-request ones. */
+  const lifecycleLines = () =>
+    readdirSync(join(dir, 'pm2', 'logs'))
+      .flatMap((f) => readFileSync(join(dir, 'pm2', 'logs', f), 'utf8').split('\n'))
+      .filter((line) => !line.includes('"message":"request"'));
+  const online = () => (JSON.parse(pm2('jlist')) as Array<{ pm2_env: { status: string } }>).filter((p) => p.pm2_env.status === 'online');
+
+  before(async () => {
+    state.port = await freePort();
+    Object.assign(env, testEnv(dir, { PORT: String(state.port), WORKERS: '2', LOG_LEVEL: 'info', ...overrides }), { PM2_HOME: join(dir, 'pm2') });
+    pm2('start', join(projectRoot, 'ecosystem.config.cjs'));
+    for (let i = 0; i < 100 && online().length < 2; i++) await sleep(200);
+  });
+  after(() => {
+    spawnSync(pm2Bin, ['kill'], { env: { ...process.env, ...env }, timeout: 30_000 });
+  });
+  return {
+    dir,
+    env,
+    get port() {
+      return state.port;
+    },
+    pm2,
+    lifecycleLines,
+    online,
+  };
+}
+
 describe('PM2 cluster mode', () => {
   test('ecosystem.config.cjs uses only keys of PM2 schema, with the types it declares', () => {
     const schema = require('pm2/lib/API/schema.json') as Record<string, { type?: string | string[] }>;
@@ -42,34 +80,12 @@ describe('PM2 cluster mode', () => {
   });
 
   describe('running under pm2', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'backend-api-pm2-'));
-    let env: Record<string, string>;
-    let port: number;
-    const pm2 = (...args: string[]) => {
-      const run = spawnSync(pm2Bin, args, { cwd: projectRoot, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
-      if (run.status !== 0) throw new Error(`pm2 ${args.join(' ')}: ${run.stdout}\n${run.stderr}`);
-      return run.stdout;
-    };
-    /** The lines PM2 collected from the instances, without the per-request ones. */
-    const lifecycleLines = () =>
-      readdirSync(join(dir, 'pm2', 'logs'))
-        .flatMap((f) => readFileSync(join(dir, 'pm2', 'logs', f), 'utf8').split('\n'))
-        .filter((line) => !line.includes('"message":"request"'));
-    const online = () => (JSON.parse(pm2('jlist')) as Array<{ pm2_env: { status: string } }>).filter((p) => p.pm2_env.status === 'online');
-
-    before(async () => {
-      port = await freePort();
-      env = { ...testEnv(dir, { PORT: String(port), WORKERS: '2', LOG_LEVEL: 'info' }), PM2_HOME: join(dir, 'pm2') };
-      pm2('start', join(projectRoot, 'ecosystem.config.cjs'));
-      for (let i = 0; i < 100 && online().length < 2; i++) await sleep(200);
-    });
-    after(() => {
-      spawnSync(pm2Bin, ['kill'], { env: { ...process.env, ...env }, timeout: 30_000 });
-    });
+    const harness = pm2Harness({});
+    const { dir, env, pm2, lifecycleLines, online } = harness;
 
     test('starts two instances that migrated the database exactly once', async () => {
       assert.equal(online().length, 2);
-      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      const health = await fetch(`http://127.0.0.1:${harness.port}/health`);
       assert.equal(health.status, 200);
       const migrated = lifecycleLines().filter((line) => line.includes('"message":"migrated"'));
       assert.equal(migrated.length, 1, migrated.join('\n'));
@@ -79,7 +95,7 @@ describe('PM2 cluster mode', () => {
     });
 
     test('pm2 reload under load fails no request', async () => {
-      const base = `http://127.0.0.1:${port}`;
+      const base = `http://127.0.0.1:${harness.port}`;
       const credentials = { email: 'admin@example.com', password: 'secret123' };
       const headers = { 'content-type': 'application/json' };
       await fetch(`${base}/api/v1/auth/register`, { method: 'POST', headers, body: JSON.stringify({ username: 'admin', ...credentials }) });
@@ -108,6 +124,28 @@ describe('PM2 cluster mode', () => {
       assert.equal(result.failures.length, 0, `${JSON.stringify(failedAt)}\n${lifecycleLines().join('\n').slice(-5000)}`);
       assert.deepEqual(Object.keys(result.statuses).sort(), ['200', '201']);
       assert.ok(now.every((pid) => !before.includes(pid)), 'every instance was replaced');
+    });
+  });
+
+  describe('without Redis', () => {
+    const harness = pm2Harness({ RATE_LIMIT_MAX: '30', RATE_LIMIT_WINDOW_SECONDS: '120' });
+
+    test('the instances share one rate limit through SQLite: request N+1 is 429', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 31; i++) {
+        // A new connection each time, so PM2 spreads the requests over both instances.
+        const response = await fetch(`http://127.0.0.1:${harness.port}/api/v1/tasks`, { headers: { connection: 'close' } });
+        statuses.push(response.status);
+      }
+      assert.deepEqual(statuses.slice(0, 30), Array(30).fill(401));
+      assert.equal(statuses[30], 429);
+      const pids = new Set(
+        readdirSync(join(harness.dir, 'pm2', 'logs'))
+          .flatMap((f) => readFileSync(join(harness.dir, 'pm2', 'logs', f), 'utf8').split('\n'))
+          .filter((line) => line.includes('"message":"request"'))
+          .map((line) => (JSON.parse(line) as { pid: number }).pid),
+      );
+      assert.equal(pids.size, 2, 'both instances counted requests');
     });
   });
 });

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { Redis } from 'ioredis';
-import { RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Db } from '../db/database.js';
 
 export interface LimiterSpec {
   readonly keyPrefix: string;
@@ -13,14 +14,14 @@ export interface LimiterSpec {
 export type LimiterFactory = (spec: LimiterSpec) => RateLimiterAbstract;
 
 /** How the processes of this host are organised, which decides where per-host counts can live. */
-export type ProcessModel = { readonly kind: 'cluster' } | { readonly kind: 'alone' } | { readonly kind: 'pm2'; readonly instances: number };
+export type ProcessModel = { readonly kind: 'cluster' } | { readonly kind: 'alone' } | { readonly kind: 'pm2'; readonly db: Db };
 
 /**
  * limiterFactory: with Redis, counts live in Redis (shared by every worker and host) and, while
  * Redis fails, in an insurance limiter; that, and the limiter without Redis, is shared by the
  * workers of this host through our cluster primary (RateLimiterCluster), or in-process when the
- * process is alone. Under PM2 there is no primary of ours to hold them: each instance keeps
- * its share of the limit (PM2 spreads connections evenly), and Redis is the way to exact limits.
+ * process is alone. Under PM2 there is no primary of ours to hold them, so the instances share
+ * them in the SQLite file they already share (one small write per counted request).
  */
 export function limiterFactory(redis: Redis | null, model: ProcessModel = { kind: cluster.isWorker ? 'cluster' : 'alone' }): LimiterFactory {
   return (spec) => {
@@ -33,7 +34,9 @@ export function limiterFactory(redis: Redis | null, model: ProcessModel = { kind
     const local =
       model.kind === 'cluster'
         ? new RateLimiterCluster({ ...options, timeoutMs: 1000 })
-        : new RateLimiterMemory(model.kind === 'pm2' ? { ...options, points: Math.max(1, Math.ceil(spec.points / model.instances)) } : options);
+        : model.kind === 'pm2'
+          ? new RateLimiterSQLite({ ...options, storeClient: model.db, storeType: 'better-sqlite3', tableName: 'rate_limits' })
+          : new RateLimiterMemory(options);
     if (!redis) return local;
     return new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: local });
   };
