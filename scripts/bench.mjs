@@ -1,238 +1,261 @@
 #!/usr/bin/env node
 // npm run bench: measures the API against reference servers started in the same run, on the same
-// SQLite file and the same token, and reports ratios (this machine is shared: absolute numbers
-// drift, ratios measured side by side do not). Writes bench-results/<time>.{json,md} and latest.*.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// SQLite file and with the same tokens, and reports ratios: this machine is shared, so absolute
+// numbers drift, while runs interleaved a few seconds apart drift together.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { summarizeProfiles } from './bench/cpu-profile.mjs';
+import { check, measure, startLoadGenerator } from './bench/measure.mjs';
+import { markdown, report } from './bench/report.mjs';
+import { REFERENCES, SCENARIOS, targetsOf } from './bench/scenarios.mjs';
+import { reset, seed, SEED_TASKS } from './bench/seed.mjs';
+import { oursCommand, pinning, startServer } from './bench/targets.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values: flags } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '32' },
-    scenarios: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-});
-const SCENARIOS = ['hot-list', 'list-sqlite', 'get-one', 'create', 'mix-90-10', 'login', 'reads-during-logins', 'workers'];
+const HELP = `Usage: npm run bench [-- options]
+
+Starts our server (the bundle dist/main.cjs if \`npm run build\` made one, else the source through
+tsx) and three references on one seeded SQLite file: raw node:http + better-sqlite3, bare Express 5
+and Fastify 5. Each round runs every scenario against every target in turn; the report has medians,
+ratios (ours ÷ each reference) and PASS/MISS for the targets of issue 7. It is a measurement: it
+exits 0 whatever the numbers, and 1 only when something crashed or failed.
+
+  --seconds N        length of each measurement (default 5)
+  --warmup N         seconds of load before each measurement, not counted (default 1)
+  --rounds N         interleaved rounds; medians are reported (default 3)
+  --connections N    autocannon connections (default 32; logins use 2 per worker)
+  --scenarios a,b    a subset of: ${SCENARIOS.map((s) => s.name).join(', ')}
+  --quick            a smoke run: 1 s, 0.25 s warm-up, 1 round
+  --bcrypt-rounds N  BCRYPT_ROUNDS of our server (default 12, the production default)
+  --source           run our server from source even when dist/main.cjs exists
+  --build            bundle the source as it is now (npm run build -- --bundle-only, into
+                     bench-results/.bundle/, dist/ untouched) and run that
+  --cpu-prof DIR     profile our servers (node --cpu-prof, every worker) into DIR and summarize
+  --out DIR          where the report goes (default bench-results/)
+  --help             this text
+
+Writes <out>/<time>.json and .md, and <out>/latest.json and latest.md.`;
+
+let flags;
+try {
+  flags = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '32' },
+      scenarios: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'bcrypt-rounds': { type: 'string', default: '12' },
+      source: { type: 'boolean', default: false },
+      build: { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
+      out: { type: 'string', default: join(root, 'bench-results') },
+      help: { type: 'boolean', default: false },
+    },
+  }).values;
+} catch (error) {
+  usage(error.message);
+}
 if (flags.help) {
-  console.log(`Usage: npm run bench [-- options]
-
-  --seconds N       length of each measurement (default 5)
-  --rounds N        interleaved rounds; medians are reported (default 3)
-  --connections N   concurrent connections of the load generator (default 32)
-  --scenarios a,b   a subset of: ${SCENARIOS.join(', ')}
-  --quick           1 second, 1 round: a smoke run
-
-Targets: ours (the API), raw (node:http + better-sqlite3), express (bare Express 5), fastify.`);
+  console.log(HELP);
   process.exit(0);
 }
-const seconds = flags.quick ? 1 : Number(flags.seconds);
-const rounds = flags.quick ? 1 : Number(flags.rounds);
-const connections = Number(flags.connections);
-const chosen = flags.scenarios ? flags.scenarios.split(',') : SCENARIOS;
-const taskset = spawnSync('sh', ['-c', 'command -v taskset']).status === 0 && availableParallelism() > 1;
-const pin = (core, command) => (taskset ? ['taskset', ['-c', core, ...command]] : [command[0], command.slice(1)]);
+
+function usage(message) {
+  console.error(`bench: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+const number = (name, min, max, value = flags[name]) => {
+  const n = Number(value);
+  if (!(n >= min && n <= max)) usage(`--${name} must be a number from ${min} to ${max} (got "${value}")`);
+  return n;
+};
+const seconds = flags.quick ? 1 : number('seconds', 0.5, 600);
+const warmupSeconds = flags.quick ? 0.25 : number('warmup', 0, 60);
+const rounds = flags.quick ? 1 : Math.round(number('rounds', 1, 50));
+const connections = Math.round(number('connections', 1, 10_000));
+const bcryptRounds = Math.round(number('bcrypt-rounds', 4, 15));
+const names = flags.scenarios ? flags.scenarios.split(',').map((s) => s.trim()) : SCENARIOS.map((s) => s.name);
+const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
+if (unknown.length) usage(`unknown scenario(s): ${unknown.join(', ')}`);
+const scenarios = SCENARIOS.filter((s) => names.includes(s.name));
+const defaultWorkers = availableParallelism();
+const profileDir = flags['cpu-prof'] ? resolve(flags['cpu-prof']) : null;
 
 const dir = mkdtempSync(join(tmpdir(), 'backend-api-bench-'));
-const secret = randomBytes(32).toString('base64url');
+const databasePath = join(dir, 'bench.db');
 const baseEnv = {
-  PATH: process.env.PATH,
+  PATH: process.env.PATH ?? '',
   HOME: process.env.HOME ?? dir,
   NODE_ENV: 'production',
   HOST: '127.0.0.1',
-  JWT_SECRET: secret,
-  DATABASE_PATH: join(dir, 'app.db'),
-  RATE_LIMIT_MAX: '0',
-  LOG_DIR: join(dir, 'logs'),
-  LOG_LEVEL: 'info',
-  BCRYPT_ROUNDS: '10',
+  JWT_SECRET: (await import('node:crypto')).randomBytes(48).toString('base64url'),
+  JWT_EXPIRES_IN: '12h',
+  DATABASE_PATH: databasePath,
 };
+const ownBundle = join(root, 'bench-results/.bundle');
+const bundle = flags.build ? join(ownBundle, 'main.cjs') : undefined;
+const ours = oursCommand({ source: flags.source, bundle });
+const servers = new Map();
+let load;
+const startedAt = Date.now();
+const elapsed = () => `${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
 
-// The server as it ships for node: the esbuild bundle (better-sqlite3 from node_modules).
-console.log('building (npm run build -- --bundle-only)…');
-execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--bundle-only'], { stdio: ['ignore', 'ignore', 'inherit'] });
-const ours = [process.execPath, join(root, 'dist/main.cjs'), 'serve'];
+/** serverKey names the server that answers a scenario's target. */
+function serverKey(scenario, target) {
+  if (REFERENCES.includes(target)) return target;
+  return `ours-${scenario.ours}-${target === 'ours-default' ? 'default' : '1'}`;
+}
 
-let nextPort = 41000 + Math.floor(Math.random() * 10000);
-const children = new Set();
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+/** startOurs runs our server the way production does, apart from the rate limit and its own log directory. */
+function startOurs(key) {
+  const [, cache, workers] = key.split('-');
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, key)}`] : [];
+  const { command } = oursCommand({ source: flags.source, bundle, nodeArgs });
+  const env = {
+    ...baseEnv,
+    RATE_LIMIT_MAX: '0',
+    LOG_DIR: join(dir, 'logs', key),
+    LOG_LEVEL: 'info',
+    BCRYPT_ROUNDS: String(bcryptRounds),
+    CACHE_ENABLED: cache === 'cached' ? 'true' : 'false',
+    ...(workers === '1' ? { WORKERS: '1' } : {}),
+  };
+  // WORKERS unset gets every core; a single worker is kept off the load generator's core.
+  return startServer({ name: key, command, env, core: workers === '1' ? 0 : null });
+}
 
-/** start runs a server pinned to core 0 (all cores for several workers) and resolves when it answers. */
-async function start(name, env = {}, allCores = false) {
-  const port = nextPort++;
-  const command = name === 'ours' ? ours : [process.execPath, join(root, `scripts/bench/reference-${name}.mjs`)];
-  const [file, args] = allCores ? [command[0], command.slice(1)] : pin('0', command);
-  const child = spawn(file, args, { env: { ...baseEnv, PORT: String(port), WORKERS: '1', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  children.add(child);
-  for (let i = 0; i < 200; i++) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/ready`);
-      if (response.status < 500) break;
-    } catch {
-      // not listening yet
+async function main() {
+  if (flags.build) {
+    const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--bundle-only', '--out', ownBundle], { stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('--build: the bundle did not build');
+    Object.assign(ours, oursCommand({ source: flags.source, bundle }));
+  }
+  console.log(`bench: our server runs from the ${ours.runs}`);
+  const warnings = ours.stale ? ['our bundle is older than the source: it measured code that changed since (run `npm run build`, or pass --build or --source)'] : [];
+  for (const w of warnings) console.warn(`bench: ${w}`);
+  load = await startLoadGenerator(1);
+  const keys = [...new Set(scenarios.flatMap((s) => targetsOf(s, defaultWorkers).map((t) => serverKey(s, t))))];
+  const oursKeys = keys.filter((k) => k.startsWith('ours'));
+  // The first of ours makes the schema; the accounts and tasks must exist before the references start.
+  const first = oursKeys.includes('ours-cached-1') ? 'ours-cached-1' : oursKeys[0];
+  servers.set(first, await startOurs(first));
+  const tokens = await seed(servers.get(first).url, databasePath);
+  await Promise.all(
+    keys.filter((key) => key !== first).map(async (key) => {
+      const reference = { name: key, command: [process.execPath, join(root, `scripts/bench/reference-${key}.mjs`)], env: baseEnv, core: 0 };
+      servers.set(key, await (key.startsWith('ours') ? startOurs(key) : startServer(reference)));
+    }),
+  );
+  console.log(`bench: ${servers.size} servers up after ${elapsed()}; ${rounds} round(s) of ${scenarios.length} scenario(s)`);
+
+  const samples = {};
+  const bodies = {};
+  for (let round = 0; round < rounds; round++) {
+    if (round > 0) reset(databasePath);
+    for (const scenario of scenarios) {
+      const line = [];
+      for (const target of targetsOf(scenario, defaultWorkers)) {
+        const server = servers.get(serverKey(scenario, target));
+        assertAlive();
+        const workers = target === 'ours-default' ? defaultWorkers : 1;
+        const options = requestOptions(scenario, target, server, tokens, workers);
+        if (round === 0 && target !== 'with-logins') {
+          const expectHeader = target.startsWith('ours') || target === 'alone' ? scenario.expectHeader : undefined;
+          (bodies[scenario.name] ??= {})[target] = (await check(server, options, expectHeader)).body;
+        }
+        if (target !== 'with-logins' && scenario.warmup !== false && warmupSeconds > 0) await load.run({ main: { ...options, duration: warmupSeconds } });
+        const job = { main: options, ...(target === 'with-logins' ? { background: forServer(server, scenario.background(), { duration: seconds }) } : {}) };
+        const sample = await measure(load, server, job);
+        ((samples[scenario.name] ??= {})[target] ??= []).push(sample);
+        line.push(`${target} ${Math.round(sample.rps)} req/s p99 ${sample.p99} ms${sample.errors ? ` ${sample.errors} errors` : ''}`);
+      }
+      console.log(`[${elapsed()}] round ${round + 1}/${rounds} ${scenario.name}: ${line.join(' · ')}`);
     }
-    await sleep(50);
   }
-  return { name, port, child, url: `http://127.0.0.1:${port}`, stop: () => stop(child) };
-}
+  assertAlive();
+  const differ = compareBodies(bodies);
+  for (const w of differ) console.warn(`bench: ${w}`);
+  warnings.push(...differ);
 
-async function stop(child) {
-  children.delete(child);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await Promise.race([exited, sleep(15_000)]);
-}
-
-/** processTree lists a pid and all its descendants. */
-function processTree(pid) {
-  const out = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout;
-  const pairs = out.trim().split('\n').map((line) => line.trim().split(/\s+/).map(Number));
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) for (const [child, parent] of pairs) if (parent === tree[i]) tree.push(child);
-  return tree;
-}
-const ticks = (pids) => pids.reduce((sum, pid) => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return sum + Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return sum;
-  }
-}, 0);
-const rssMb = (pid) => {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
-  } catch {
-    return 0;
-  }
-};
-
-/** measure drives one server for the configured time from core 1 and returns autocannon's figures plus server CPU and RSS. */
-async function measure(server, request, extra = {}) {
-  const pids = processTree(server.child.pid);
-  const before = ticks(pids);
-  const options = { url: server.url, connections, duration: seconds, ...request, ...extra };
-  const [file, args] = pin('1', [process.execPath, join(root, 'scripts/bench/load.mjs'), JSON.stringify(options)]);
-  const started = Date.now();
-  const run = await new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.once('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1))));
+  const summary = report(samples, {
+    seconds, warmupSeconds, rounds, connections, bcryptRounds, defaultWorkers,
+    cores: availableParallelism(), cpu: cpus()[0]?.model?.trim() ?? 'unknown', node: process.version,
+    pinning: pinning
+      ? 'WORKERS=1 servers and the references pinned to core 0 (taskset), autocannon to core 1; the WORKERS-unset server gets every core, autocannon still on core 1.'
+      : 'No CPU pinning (taskset missing or a single core): server and load generator share the cores.',
+    ours: { runs: ours.runs, stale: ours.stale },
+    versions: Object.fromEntries(['express', 'fastify', 'autocannon'].map((p) => [p, createRequire(import.meta.url)(`${p}/package.json`).version])),
+    seedTasks: SEED_TASKS,
+    listBytes: bodies['list-sqlite']?.ours?.length ?? bodies['hot-list']?.ours?.length ?? null,
+    scenarios: Object.fromEntries(scenarios.map((s) => [s.name, s.title])),
+    warnings,
   });
-  const cpuSeconds = (ticks(pids) - before) / 100;
-  const workers = pids.slice(server.name === 'ours' ? 1 : 0).filter((pid) => rssMb(pid) > 0);
-  return { ...run, cpu: cpuSeconds / ((Date.now() - started) / 1000), rssMb: Math.max(...workers.map(rssMb)), totalRssMb: pids.map(rssMb).reduce((a, b) => a + b, 0) };
-}
-
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-function summarize(samples) {
-  const pick = (key) => median(samples.map((s) => s[key]));
-  return { rps: pick('rps'), p50: pick('p50'), p99: pick('p99'), errors: samples.reduce((n, s) => n + s.errors + s.non2xx, 0), cpu: pick('cpu'), rssMb: pick('rssMb'), totalRssMb: pick('totalRssMb') };
-}
-
-// Seed: the API creates the schema, the first account (admin) and its token; 1 000 tasks go straight into SQLite.
-console.log('seeding…');
-const seed = await start('ours');
-const credentials = { email: 'bench@example.com', password: 'bench-password-1' };
-const post = (path, body, token) =>
-  fetch(`${seed.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
-await post('/api/v1/auth/register', { username: 'bench', ...credentials });
-const { token } = await (await post('/api/v1/auth/login', credentials)).json();
-await seed.stop();
-const Database = createRequire(import.meta.url)('better-sqlite3');
-const db = new Database(baseEnv.DATABASE_PATH);
-const insert = db.prepare("INSERT INTO tasks (title, description, status, due_date, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)");
-db.transaction(() => {
-  for (let i = 0; i < 1000; i++) {
-    const at = new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();
-    insert.run(`Task number ${i} with a realistic title`, `A description of task ${i}, long enough to look like real data in a list.`, ['todo', 'in_progress', 'done'][i % 3], '2026-12-31', at, at);
+  await stopAll();
+  const text = markdown(summary);
+  mkdirSync(flags.out, { recursive: true });
+  const stamp = summary.date.replace(/[:.]/g, '-');
+  for (const base of [stamp, 'latest']) {
+    writeFileSync(join(flags.out, `${base}.json`), `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileSync(join(flags.out, `${base}.md`), text);
   }
-})();
-db.close();
+  console.log(`\n${text}\nbench: wrote ${join(flags.out, `${stamp}.{json,md}`)} and latest.{json,md}`);
+  if (profileDir) for (const key of oursKeys) console.log(`\nCPU profile of ${key} (${join(profileDir, key)}):\n${summarizeProfiles(join(profileDir, key), { top: 20 })}`);
+}
 
-const auth = { headers: { authorization: `Bearer ${token}` } };
-const create = { method: 'POST', headers: { ...auth.headers, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'created by the bench' }) };
-const refs = ['raw', 'express', 'fastify'];
-const scenarios = {
-  'hot-list': { targets: { ours: {}, ...Object.fromEntries(refs.map((r) => [r, {}])) }, request: (t) => ({ ...auth, url: `${t.url}${t.name === 'ours' ? '/api/v1/tasks' : '/hot'}` }) },
-  'list-sqlite': { targets: { ours: { CACHE_ENABLED: 'false' }, ...Object.fromEntries(refs.map((r) => [r, {}])) }, request: (t) => ({ ...auth, url: `${t.url}/api/v1/tasks` }) },
-  'get-one': { targets: { ours: { CACHE_ENABLED: 'false' }, ...Object.fromEntries(refs.map((r) => [r, {}])) }, request: (t) => ({ ...auth, url: `${t.url}/api/v1/tasks/500` }) },
-  create: { targets: { ours: {}, ...Object.fromEntries(refs.map((r) => [r, {}])) }, request: (t) => ({ ...create, url: `${t.url}/api/v1/tasks` }) },
-  'mix-90-10': {
-    targets: { ours: {}, express: {} },
-    request: (t) => ({ url: t.url, requests: [...Array(9).fill({ ...auth, method: 'GET', path: '/api/v1/tasks' }), { ...create, path: '/api/v1/tasks' }] }),
-  },
-  login: { targets: { ours: {} }, request: (t) => ({ url: `${t.url}/api/v1/auth/login`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials), connections: 4 }) },
-};
+/** requestOptions are autocannon's options for one target of a scenario. */
+function requestOptions(scenario, target, server, tokens, workers) {
+  const request = scenario.request(target, tokens);
+  const duration = Math.max(seconds, scenario.minSeconds ?? 0);
+  return forServer(server, request, { connections: scenario.connections?.(workers) ?? connections, duration });
+}
 
-const results = {};
-for (const name of chosen.filter((s) => scenarios[s])) {
-  const { targets, request } = scenarios[name];
-  const samples = Object.fromEntries(Object.keys(targets).map((t) => [t, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (const [target, env] of Object.entries(targets)) {
-      const server = await start(target, env);
-      await measure(server, request(server), { duration: 1 }); // warm-up: JIT, caches, connections
-      samples[target].push(await measure(server, request(server)));
-      await server.stop();
+/** forServer points a request (one, or autocannon's list of requests) at a server. */
+function forServer(server, request, base) {
+  if (request.requests) return { ...base, url: server.url, requests: request.requests };
+  const { path, ...rest } = request;
+  return { ...base, ...rest, url: `${server.url}${path}` };
+}
+
+/** compareBodies warns when a target answered a read with other bytes than our server: it did not do the same work. */
+function compareBodies(bodies) {
+  const warnings = [];
+  for (const scenario of scenarios.filter((s) => s.sameBody)) {
+    const ours = bodies[scenario.name]?.ours;
+    for (const [target, body] of Object.entries(bodies[scenario.name] ?? {})) {
+      if (body !== ours) warnings.push(`${scenario.name}: ${target} answered ${body.length} bytes that differ from ours (${ours?.length} bytes)`);
     }
   }
-  results[name] = Object.fromEntries(Object.entries(samples).map(([t, s]) => [t, summarize(s)]));
-  console.log(`${name}: ${Object.entries(results[name]).map(([t, r]) => `${t} ${Math.round(r.rps)} req/s`).join(', ')}`);
+  return warnings;
 }
 
-if (chosen.includes('reads-during-logins')) {
-  const samples = { alone: [], withLogins: [] };
-  for (let round = 0; round < rounds; round++) {
-    const server = await start('ours', { CACHE_ENABLED: 'false' });
-    const reads = { ...auth, url: `${server.url}/api/v1/tasks`, connections: 16 };
-    await measure(server, reads, { duration: 1 });
-    samples.alone.push(await measure(server, reads));
-    const logins = spawn(process.execPath, [join(root, 'scripts/bench/load.mjs'), JSON.stringify({ url: `${server.url}/api/v1/auth/login`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials), connections: 2, duration: seconds + 1 })], { stdio: 'ignore' });
-    await sleep(300);
-    samples.withLogins.push(await measure(server, reads));
-    await new Promise((resolve) => logins.once('exit', resolve));
-    await server.stop();
-  }
-  results['reads-during-logins'] = { alone: summarize(samples.alone), withLogins: summarize(samples.withLogins) };
-  console.log(`reads-during-logins: p99 ${results['reads-during-logins'].alone.p99} ms alone, ${results['reads-during-logins'].withLogins.p99} ms with logins`);
-}
-
-if (chosen.includes('workers')) {
-  const samples = { one: [], all: [] };
-  for (let round = 0; round < rounds; round++) {
-    for (const [key, workers] of [['one', '1'], ['all', String(availableParallelism())]]) {
-      const server = await start('ours', { CACHE_ENABLED: 'false', WORKERS: workers }, key === 'all');
-      const reads = { ...auth, url: `${server.url}/api/v1/tasks` };
-      await measure(server, reads, { duration: 1 });
-      samples[key].push(await measure(server, reads));
-      await server.stop();
+function assertAlive() {
+  for (const server of servers.values()) {
+    if (server.child.exitCode !== null || server.child.signalCode !== null) {
+      throw new Error(`${server.name} exited during the run (code ${server.child.exitCode}, signal ${server.child.signalCode}):\n${server.output()}`);
     }
   }
-  results.workers = { one: summarize(samples.one), all: summarize(samples.all) };
-  console.log(`workers: 1 → ${Math.round(results.workers.one.rps)} req/s, ${availableParallelism()} → ${Math.round(results.workers.all.rps)} req/s`);
 }
 
-const { report, markdown } = await import('./bench/report.mjs');
-const summary = report(results, { seconds, rounds, connections, taskset, cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version });
-mkdirSync(join(root, 'bench-results'), { recursive: true });
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-const text = markdown(summary);
-for (const base of [stamp, 'latest']) {
-  writeFileSync(join(root, 'bench-results', `${base}.json`), `${JSON.stringify(summary, null, 2)}\n`);
-  writeFileSync(join(root, 'bench-results', `${base}.md`), text);
+async function stopAll() {
+  load?.stop();
+  await Promise.all([...servers.values()].map((s) => s.stop()));
 }
-console.log(`\n${text}`);
-rmSync(dir, { recursive: true, force: true });
-if (!existsSync(join(root, 'bench-results', 'latest.json')) || readdirSync(join(root, 'bench-results')).length === 0) process.exit(1);
+
+try {
+  await main();
+  rmSync(dir, { recursive: true, force: true });
+} catch (error) {
+  console.error(`bench: ${error.stack ?? error}`);
+  console.error(`bench: the database and logs stay in ${dir}`);
+  for (const server of servers.values()) server.child.kill('SIGKILL');
+  load?.child.kill('SIGKILL');
+  process.exit(1);
+}

@@ -1,26 +1,35 @@
 // The limit: node:http and better-sqlite3, nothing else.
 import { createServer } from 'node:http';
-import { references } from './reference-common.mjs';
+import { ready, references } from './reference-common.mjs';
 
 const ref = references();
-const json = (res, status, body) => {
+
+function json(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
   res.end(body);
-};
-createServer((req, res) => {
-  if (!ref.verify(req.headers.authorization)) return json(res, 401, '{}');
-  const url = req.url.split('?')[0];
-  if (req.method === 'GET' && url === '/hot') return json(res, 200, ref.hot);
-  if (req.method === 'GET' && url === '/api/v1/tasks') return json(res, 200, ref.list());
-  if (req.method === 'GET' && url.startsWith('/api/v1/tasks/')) {
-    const body = ref.one(Number(url.slice(14)));
+}
+
+createServer(function rawHandler(req, res) {
+  const userId = ref.verify(req.headers.authorization);
+  if (userId === null) return json(res, 401, '{}');
+  const path = req.url.split('?')[0];
+  if (req.method === 'GET' && path === '/hot') return json(res, 200, ref.hot);
+  if (req.method === 'GET' && path === '/api/v1/tasks') return json(res, 200, ref.list());
+  if (req.method === 'GET' && path.startsWith('/api/v1/tasks/')) {
+    const body = ref.one(Number(path.slice('/api/v1/tasks/'.length)));
     return body ? json(res, 200, body) : json(res, 404, '{}');
   }
-  if (req.method === 'POST' && url === '/api/v1/tasks') {
-    let text = '';
-    req.on('data', (c) => (text += c));
-    req.on('end', () => json(res, 201, ref.create(JSON.parse(text).title)));
+  if (req.method === 'POST' && path === '/api/v1/tasks') {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      try {
+        json(res, 201, ref.create(JSON.parse(Buffer.concat(chunks).toString()).title, userId));
+      } catch {
+        json(res, 400, '{}');
+      }
+    });
     return;
   }
   json(res, 404, '{}');
-}).listen(Number(process.env.PORT), '127.0.0.1', () => process.stdout.write('ready\n'));
+}).listen(ref.port, '127.0.0.1', ready);

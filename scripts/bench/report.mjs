@@ -1,60 +1,114 @@
-// Turns the bench's medians into ratios against the references and the project's targets.
+// Turns the samples into medians, ratios and the issue's targets, and renders them as Markdown.
+// A ratio is the median of the per-round ratios: each pairs runs made a minute apart, which
+// cancels most of the drift of a shared machine that a ratio of overall medians would keep.
 
-const ratio = (a, b) => (a && b ? a / b : null);
-const fmt = (n, digits = 0) => (n === null || n === undefined || Number.isNaN(n) ? '—' : n.toFixed(digits));
+const median = (values) => {
+  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const fmt = (n, digits = 0) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : '—');
+const OURS = new Set(['ours', 'ours-default', 'alone', 'with-logins']);
 
-/** report adds ratios and target verdicts to the raw results. */
-export function report(results, machine) {
-  const scenarios = {};
-  for (const [name, targets] of Object.entries(results)) {
-    if (name === 'reads-during-logins' || name === 'workers') continue;
-    const ours = targets.ours;
-    scenarios[name] = {
-      targets,
-      ratios: Object.fromEntries(Object.keys(targets).filter((t) => t !== 'ours').map((t) => [`ours/${t}`, ratio(ours?.rps, targets[t].rps)])),
-    };
-  }
-  const goals = [];
-  const goal = (name, value, pass, detail) => goals.push({ name, value, pass: value === null ? null : pass, detail });
-  for (const [scenario, label] of [['hot-list', 'hot cached list ≥ 0.9× bare Express'], ['list-sqlite', 'list from SQLite ≥ 0.9× bare Express'], ['create', 'create ≥ 0.9× bare Express']]) {
-    const value = scenarios[scenario]?.ratios['ours/express'] ?? null;
-    goal(label, value, value >= 0.9, `${fmt(value, 2)}× (Fastify: ${fmt(scenarios[scenario]?.ratios['ours/fastify'], 2)}×, raw: ${fmt(scenarios[scenario]?.ratios['ours/raw'], 2)}×)`);
-  }
-  const logins = results['reads-during-logins'];
-  if (logins) {
-    const value = ratio(logins.withLogins.p99, logins.alone.p99);
-    goal('read p99 while logins run ≤ 2× without', value, value <= 2, `${logins.alone.p99} ms → ${logins.withLogins.p99} ms (${fmt(value, 2)}×)`);
-  }
-  const workers = results.workers;
-  if (workers) {
-    const value = ratio(workers.all.rps, workers.one.rps);
-    goal(`${machine.cores} workers ≥ 1.5× one worker on reads`, value, value >= 1.5, `${fmt(workers.one.rps)} → ${fmt(workers.all.rps)} req/s (${fmt(value, 2)}×)`);
-  }
-  const all = Object.values(results).flatMap((targets) => Object.entries(targets));
-  const errors = all.filter(([t]) => t !== 'raw' && t !== 'express' && t !== 'fastify').reduce((n, [, r]) => n + r.errors, 0);
-  goal('zero errors in every scenario', errors, errors === 0, `${errors} non-2xx or socket errors`);
-  const rss = Math.max(...all.filter(([t]) => !['raw', 'express', 'fastify'].includes(t)).map(([, r]) => r.rssMb));
-  goal('steady-state RSS per worker ≤ 100 MB', rss, rss <= 100, `${fmt(rss)} MB`);
-  return { machine, date: new Date().toISOString(), note: 'Rate limiting off (RATE_LIMIT_MAX=0); every other production feature on: helmet, request ids, request log to file, validation, auth.', scenarios, results, goals };
+/** summarize reduces one target's samples (one per round) to medians; errors are summed. */
+function summarize(samples) {
+  const pick = (key) => median(samples.map((s) => s[key]));
+  const logins = samples.map((s) => s.logins).filter(Boolean);
+  return {
+    rps: pick('rps'),
+    p50: pick('p50'),
+    p99: pick('p99'),
+    errors: samples.reduce((n, s) => n + s.errors, 0),
+    cpu: pick('cpu'),
+    rssMb: pick('rssMb'),
+    totalRssMb: pick('totalRssMb'),
+    loadCpu: pick('loadCpu'),
+    bytesPerResponse: pick('bytesPerResponse'),
+    ...(logins.length ? { logins: { rps: median(logins.map((l) => l.rps)), p99: median(logins.map((l) => l.p99)) } } : {}),
+    samples,
+  };
 }
 
-/** markdown renders the report as the tables the README quotes. */
+/** pairedRatio is the median over rounds of a[i].key / b[i].key. */
+function pairedRatio(a, b, key = 'rps') {
+  if (!a || !b) return null;
+  return median(a.samples.map((s, i) => (b.samples[i]?.[key] ? s[key] / b.samples[i][key] : null)));
+}
+
+/** report builds the JSON the bench writes: medians per scenario and target, ratios, and the targets' verdicts. */
+export function report(samples, meta) {
+  const results = {};
+  const ratios = {};
+  for (const [scenario, targets] of Object.entries(samples)) {
+    results[scenario] = Object.fromEntries(Object.entries(targets).map(([t, s]) => [t, summarize(s)]));
+    const r = results[scenario];
+    ratios[scenario] = {};
+    for (const ref of ['express', 'fastify', 'raw']) if (r[ref] && r.ours) ratios[scenario][`ours/${ref}`] = pairedRatio(r.ours, r[ref]);
+    if (r['ours-default'] && r.ours) ratios[scenario]['ours-default/ours'] = pairedRatio(r['ours-default'], r.ours);
+    if (r['with-logins'] && r.alone) ratios[scenario]['p99 with-logins/alone'] = pairedRatio(r['with-logins'], r.alone, 'p99');
+  }
+
+  const goals = [];
+  const goal = (name, value, pass, detail) => goals.push({ name, value, pass: value === null ? null : pass, detail });
+  for (const [scenario, label] of [
+    ['hot-list', 'hot cached list ≥ 0.9× bare Express'],
+    ['list-sqlite', 'list from SQLite ≥ 0.9× bare Express'],
+    ['create', 'create ≥ 0.9× bare Express'],
+  ]) {
+    const x = ratios[scenario] ?? {};
+    const value = x['ours/express'] ?? null;
+    goal(label, value, value >= 0.9, `${fmt(value, 2)}× Express; gap to Fastify ${fmt(x['ours/fastify'], 2)}×, to raw node:http ${fmt(x['ours/raw'], 2)}×`);
+  }
+  const logins = results['reads-during-logins'];
+  const loginRatio = ratios['reads-during-logins']?.['p99 with-logins/alone'] ?? null;
+  goal('while logins run, read p99 ≤ 2× read p99 without (1 worker)', loginRatio, loginRatio <= 2,
+    logins ? `p99 ${fmt(logins.alone.p99)} ms alone → ${fmt(logins['with-logins'].p99)} ms with ${fmt(logins['with-logins'].logins?.rps, 1)} logins/s (${fmt(loginRatio, 2)}×)` : '—');
+  const scale = ratios['list-sqlite']?.['ours-default/ours'] ?? null;
+  const others = ['hot-list', 'get-one'].map((s) => `${s} ${fmt(ratios[s]?.['ours-default/ours'], 2)}×`).join(', ');
+  goal(`${meta.defaultWorkers} workers ≥ 1.5× one worker on reads (list from SQLite)`, scale, scale >= 1.5, `${fmt(scale, 2)}× (${others})`);
+  const ours = Object.entries(results).flatMap(([s, targets]) => Object.entries(targets).filter(([t]) => OURS.has(t)).map(([t, r]) => [`${s}/${t}`, r]));
+  const errors = ours.length ? ours.reduce((n, [, r]) => n + r.errors, 0) : null;
+  const where = ours.filter(([, r]) => r.errors > 0).map(([name, r]) => `${name}: ${r.errors}`).join(', ');
+  goal('zero errors (non-2xx + socket errors) in every scenario', errors, errors === 0, errors ? where : 'none');
+  const rss = ours.length ? Math.max(...ours.map(([, r]) => r.rssMb ?? 0)) : null;
+  const heaviest = ours.find(([, r]) => r.rssMb === rss)?.[0];
+  goal('steady-state RSS per worker ≤ 100 MB', rss || null, rss <= 100, `${fmt(rss)} MB at most (${heaviest ?? '—'})`);
+  return { ...meta, date: new Date().toISOString(), results, ratios, goals };
+}
+
+/** markdown renders the report: the setup, one table of every measurement, one of the targets. */
 export function markdown(summary) {
+  const m = summary;
   const lines = [
-    `Measured ${summary.date} on ${summary.machine.cores} cores (${summary.machine.cpu}), Node ${summary.machine.node}; ` +
-      `${summary.machine.rounds} interleaved round(s) of ${summary.machine.seconds} s, ${summary.machine.connections} connections, medians; ` +
-      `${summary.machine.taskset ? 'server on core 0, load generator on core 1' : 'no CPU pinning'}. ${summary.note}`,
+    `# npm run bench — ${m.date}`,
     '',
-    '| scenario | target | req/s | p50 ms | p99 ms | errors | server CPU | RSS/worker MB | ours ÷ target |',
-    '|---|---|---|---|---|---|---|---|---|',
+    `- Our server ran from the ${m.ours.runs}${m.ours.stale ? ' (**older than the source: run `npm run build` or pass --source**)' : ''}; references: raw node:http, bare Express ${m.versions.express}, Fastify ${m.versions.fastify}; load: autocannon ${m.versions.autocannon}.`,
+    `- ${m.cores} cores (${m.cpu}), Node ${m.node}. ${m.pinning}`,
+    `- ${m.rounds} interleaved round(s) of ${m.seconds} s, each after ${m.warmupSeconds} s of warm-up, ${m.connections} connections; medians, ratios are medians of per-round ratios.`,
+    `- NODE_ENV=production, helmet, request ids, request log to a file (LOG_LEVEL=info), validation and auth on; rate limiting out of the way (RATE_LIMIT_MAX=0); BCRYPT_ROUNDS=${m.bcryptRounds}${m.bcryptRounds === 12 ? ' (the production default)' : ''}.`,
+    `- Data: ${m.seedTasks} tasks; a list page is ${fmt(m.listBytes)} bytes of JSON. "ours" is WORKERS=1; "ours-default" is WORKERS unset (${m.defaultWorkers} workers).`,
+    '',
+    ...Object.entries(m.scenarios).map(([name, title]) => `- **${name}**: ${title}`),
+    '',
+    '| scenario | target | req/s | p50 ms | p99 ms | errors | server CPU | RSS/worker MB | RSS total MB | load-gen CPU | ratio |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
-  for (const [name, targets] of Object.entries(summary.results)) {
+  for (const [name, targets] of Object.entries(m.results)) {
     for (const [target, r] of Object.entries(targets)) {
-      const ratioToTarget = summary.scenarios[name]?.ratios[`ours/${target}`];
-      lines.push(`| ${name} | ${target} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.errors} | ${fmt(r.cpu * 100)}% | ${fmt(r.rssMb)} | ${ratioToTarget ? `${fmt(ratioToTarget, 2)}×` : ''} |`);
+      const ratio = ratioCell(m.ratios[name] ?? {}, target);
+      const cells = [name, target, fmt(r.rps), fmt(r.p50), fmt(r.p99), r.errors, `${fmt(r.cpu === null ? null : r.cpu * 100)}%`, fmt(r.rssMb), fmt(r.totalRssMb), `${fmt(r.loadCpu === null ? null : r.loadCpu * 100)}%`, ratio];
+      lines.push(`| ${cells.join(' | ')} |`);
     }
   }
-  lines.push('', '| target | result | |', '|---|---|---|');
-  for (const g of summary.goals) lines.push(`| ${g.name} | ${g.detail} | ${g.pass === null ? 'n/a' : g.pass ? 'PASS' : 'MISS'} |`);
+  lines.push('', 'ratio: on a reference\'s row, ours ÷ that reference (req/s); on ours-default, ours-default ÷ ours; on with-logins, its p99 ÷ alone\'s.', '');
+  lines.push('| target | measured | verdict |', '|---|---|---|');
+  for (const g of m.goals) lines.push(`| ${g.name} | ${g.detail} | ${g.pass === null ? 'n/a' : g.pass ? 'PASS' : 'MISS'} |`);
+  if (m.warnings.length) lines.push('', ...m.warnings.map((w) => `> ${w}`));
   return `${lines.join('\n')}\n`;
+}
+
+function ratioCell(ratios, target) {
+  const value = { express: ratios['ours/express'], fastify: ratios['ours/fastify'], raw: ratios['ours/raw'], 'ours-default': ratios['ours-default/ours'], 'with-logins': ratios['p99 with-logins/alone'] }[target];
+  return value === undefined || value === null ? '' : `${fmt(value, 2)}×`;
 }
