@@ -51,7 +51,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     ...(options.logRequest ? { logRequest: options.logRequest } : {}),
   });
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, app);
+  const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 });
   server.on('clientError', answerClientError);
   const active = new Set<ServerResponse>();
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
@@ -60,6 +60,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     active.add(res);
     res.once('close', () => active.delete(res));
   });
+  // After the listener above, so that a response the app finishes synchronously still carries it.
+  server.on('request', app);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

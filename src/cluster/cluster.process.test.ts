@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -207,12 +208,28 @@ describe('the primary under faults', () => {
       fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     await post('/api/v1/auth/register', { username: 'slow', ...credentials });
 
+    // A keep-alive connection opened before the signal, to ask /ready while the server drains.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const ready = () =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const req = request(`${server.url}/ready`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal((await ready()).status, 200);
+
     const login = post('/api/v1/auth/login', credentials);
     await sleep(150);
     server.kill('SIGTERM');
+    await sleep(100);
+    assert.deepEqual(await ready(), { status: 503, connection: 'close' }, '/ready turns 503 first, on the reused socket, without a reset');
     const response = await login;
     assert.equal(response.status, 200, 'the in-flight login completed');
     assert.equal(response.headers.get('connection'), 'close');
+    agent.destroy();
     assert.deepEqual(await server.exited, { code: 0, signal: null });
 
     const again = await startServerProcess({ env: { BCRYPT_ROUNDS: '13', WORKERS: '1' }, dir: server.dir });
