@@ -108,15 +108,19 @@ let load;
 const startedAt = Date.now();
 const elapsed = () => `${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
 
-/** serverKey names the server that answers a scenario's target. */
-function serverKey(scenario, target) {
-  if (REFERENCES.includes(target)) return target;
-  return `ours-${scenario.ours}-${target === 'ours-default' ? 'default' : '1'}`;
+/**
+ * serverOf describes the server that answers a scenario's target: a reference, or one of ours,
+ * keyed ours-<cached|uncached>-<1|default>, plus -all-cores for a single worker left unpinned.
+ */
+function serverOf(scenario, target) {
+  if (REFERENCES.includes(target)) return { key: target };
+  const workers = target === 'ours-default' ? 'default' : '1';
+  const allCores = target.endsWith('-all-cores');
+  return { key: `ours-${scenario.ours}-${workers}${allCores ? '-all-cores' : ''}`, ours: { cached: scenario.ours === 'cached', workers, allCores } };
 }
 
 /** startOurs runs our server the way production does, apart from the rate limit and its own log directory. */
-function startOurs(key) {
-  const [, cache, workers] = key.split('-');
+function startOurs(key, { cached, workers, allCores }) {
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, key)}`] : [];
   const { command } = oursCommand({ source: flags.source, bundle, nodeArgs });
   const env = {
@@ -125,11 +129,11 @@ function startOurs(key) {
     LOG_DIR: join(dir, 'logs', key),
     LOG_LEVEL: 'info',
     BCRYPT_ROUNDS: String(bcryptRounds),
-    CACHE_ENABLED: cache === 'cached' ? 'true' : 'false',
+    CACHE_ENABLED: String(cached),
     ...(workers === '1' ? { WORKERS: '1' } : {}),
   };
-  // WORKERS unset gets every core; a single worker is kept off the load generator's core.
-  return startServer({ name: key, command, env, core: workers === '1' ? 0 : null });
+  // WORKERS unset gets every core; a single worker is kept off the load generator's core unless told otherwise.
+  return startServer({ name: key, command, env, core: workers === '1' && !allCores ? 0 : null });
 }
 
 async function main() {
@@ -142,16 +146,16 @@ async function main() {
   const warnings = ours.stale ? ['our bundle is older than the source: it measured code that changed since (run `npm run build`, or pass --build or --source)'] : [];
   for (const w of warnings) console.warn(`bench: ${w}`);
   load = await startLoadGenerator(1);
-  const keys = [...new Set(scenarios.flatMap((s) => targetsOf(s, defaultWorkers).map((t) => serverKey(s, t))))];
-  const oursKeys = keys.filter((k) => k.startsWith('ours'));
+  const specs = new Map(scenarios.flatMap((s) => targetsOf(s, defaultWorkers, pinning).map((t) => serverOf(s, t))).map((spec) => [spec.key, spec]));
+  const oursKeys = [...specs.keys()].filter((k) => specs.get(k).ours);
   // The first of ours makes the schema; the accounts and tasks must exist before the references start.
   const first = oursKeys.includes('ours-cached-1') ? 'ours-cached-1' : oursKeys[0];
-  servers.set(first, await startOurs(first));
+  servers.set(first, await startOurs(first, specs.get(first).ours));
   const tokens = await seed(servers.get(first).url, databasePath);
   await Promise.all(
-    keys.filter((key) => key !== first).map(async (key) => {
+    [...specs.values()].filter(({ key }) => key !== first).map(async ({ key, ours: spec }) => {
       const reference = { name: key, command: [process.execPath, join(root, `scripts/bench/reference-${key}.mjs`)], env: baseEnv, core: 0 };
-      servers.set(key, await (key.startsWith('ours') ? startOurs(key) : startServer(reference)));
+      servers.set(key, await (spec ? startOurs(key, spec) : startServer(reference)));
     }),
   );
   console.log(`bench: ${servers.size} servers up after ${elapsed()}; ${rounds} round(s) of ${scenarios.length} scenario(s)`);
@@ -162,17 +166,18 @@ async function main() {
     if (round > 0) reset(databasePath);
     for (const scenario of scenarios) {
       const line = [];
-      for (const target of targetsOf(scenario, defaultWorkers)) {
-        const server = servers.get(serverKey(scenario, target));
+      for (const target of targetsOf(scenario, defaultWorkers, pinning)) {
+        const server = servers.get(serverOf(scenario, target).key);
         assertAlive();
         const workers = target === 'ours-default' ? defaultWorkers : 1;
         const options = requestOptions(scenario, target, server, tokens, workers);
-        if (round === 0 && target !== 'with-logins') {
-          const expectHeader = target.startsWith('ours') || target === 'alone' ? scenario.expectHeader : undefined;
+        const withLogins = target.startsWith('with-logins');
+        if (round === 0 && !withLogins) {
+          const expectHeader = REFERENCES.includes(target) ? undefined : scenario.expectHeader;
           (bodies[scenario.name] ??= {})[target] = (await check(server, options, expectHeader)).body;
         }
-        if (target !== 'with-logins' && scenario.warmup !== false && warmupSeconds > 0) await load.run({ main: { ...options, duration: warmupSeconds } });
-        const job = { main: options, ...(target === 'with-logins' ? { background: forServer(server, scenario.background(), { duration: seconds }) } : {}) };
+        if (!withLogins && scenario.warmup !== false && warmupSeconds > 0) await load.run({ main: { ...options, duration: warmupSeconds } });
+        const job = { main: options, ...(withLogins ? { background: forServer(server, scenario.background(), { duration: seconds }) } : {}) };
         const sample = await measure(load, server, job);
         ((samples[scenario.name] ??= {})[target] ??= []).push(sample);
         line.push(`${target} ${Math.round(sample.rps)} req/s p99 ${sample.p99} ms${sample.errors ? ` ${sample.errors} errors` : ''}`);
@@ -189,7 +194,7 @@ async function main() {
     seconds, warmupSeconds, rounds, connections, bcryptRounds, defaultWorkers,
     cores: availableParallelism(), cpu: cpus()[0]?.model?.trim() ?? 'unknown', node: process.version,
     pinning: pinning
-      ? 'WORKERS=1 servers and the references pinned to core 0 (taskset), autocannon to core 1; the WORKERS-unset server gets every core, autocannon still on core 1.'
+      ? 'WORKERS=1 servers and the references pinned to core 0 (taskset), autocannon to core 1; the WORKERS-unset server and the *-all-cores targets get every core, autocannon still on core 1.'
       : 'No CPU pinning (taskset missing or a single core): server and load generator share the cores.',
     ours: { runs: ours.runs, stale: ours.stale },
     versions: Object.fromEntries(['express', 'fastify', 'autocannon'].map((p) => [p, createRequire(import.meta.url)(`${p}/package.json`).version])),

@@ -9,7 +9,7 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 const fmt = (n, digits = 0) => (typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : '—');
-const OURS = new Set(['ours', 'ours-default', 'alone', 'with-logins']);
+const OURS = new Set(['ours', 'ours-default', 'alone', 'with-logins', 'alone-all-cores', 'with-logins-all-cores']);
 
 /** summarize reduces one target's samples (one per round) to medians; errors are summed. */
 function summarize(samples) {
@@ -47,6 +47,9 @@ export function report(samples, meta) {
     for (const ref of ['express', 'fastify', 'raw']) if (r[ref] && r.ours) ratios[scenario][`ours/${ref}`] = pairedRatio(r.ours, r[ref]);
     if (r['ours-default'] && r.ours) ratios[scenario]['ours-default/ours'] = pairedRatio(r['ours-default'], r.ours);
     if (r['with-logins'] && r.alone) ratios[scenario]['p99 with-logins/alone'] = pairedRatio(r['with-logins'], r.alone, 'p99');
+    if (r['with-logins-all-cores'] && r['alone-all-cores']) {
+      ratios[scenario]['p99 with-logins/alone, all cores'] = pairedRatio(r['with-logins-all-cores'], r['alone-all-cores'], 'p99');
+    }
   }
 
   const goals = [];
@@ -62,8 +65,12 @@ export function report(samples, meta) {
   }
   const logins = results['reads-during-logins'];
   const loginRatio = ratios['reads-during-logins']?.['p99 with-logins/alone'] ?? null;
+  const allCores = ratios['reads-during-logins']?.['p99 with-logins/alone, all cores'];
   goal('while logins run, read p99 ≤ 2× read p99 without (1 worker)', loginRatio, loginRatio <= 2,
-    logins ? `p99 ${fmt(logins.alone.p99)} ms alone → ${fmt(logins['with-logins'].p99)} ms with ${fmt(logins['with-logins'].logins?.rps, 1)} logins/s (${fmt(loginRatio, 2)}×)` : '—');
+    logins
+      ? `p99 ${fmt(logins.alone.p99)} ms alone → ${fmt(logins['with-logins'].p99)} ms with ${fmt(logins['with-logins'].logins?.rps, 1)} logins/s (${fmt(loginRatio, 2)}×) on one core` +
+          (allCores ? `; the same worker unpinned: ${fmt(logins['alone-all-cores'].p99)} → ${fmt(logins['with-logins-all-cores'].p99)} ms (${fmt(allCores, 2)}×)` : '')
+      : '—');
   const scale = ratios['list-sqlite']?.['ours-default/ours'] ?? null;
   const others = ['hot-list', 'get-one'].map((s) => `${s} ${fmt(ratios[s]?.['ours-default/ours'], 2)}×`).join(', ');
   goal(`${meta.defaultWorkers} workers ≥ 1.5× one worker on reads (list from SQLite)`, scale, scale >= 1.5, `${fmt(scale, 2)}× (${others})`);
@@ -109,6 +116,13 @@ export function markdown(summary) {
 }
 
 function ratioCell(ratios, target) {
-  const value = { express: ratios['ours/express'], fastify: ratios['ours/fastify'], raw: ratios['ours/raw'], 'ours-default': ratios['ours-default/ours'], 'with-logins': ratios['p99 with-logins/alone'] }[target];
+  const value = {
+    express: ratios['ours/express'],
+    fastify: ratios['ours/fastify'],
+    raw: ratios['ours/raw'],
+    'ours-default': ratios['ours-default/ours'],
+    'with-logins': ratios['p99 with-logins/alone'],
+    'with-logins-all-cores': ratios['p99 with-logins/alone, all cores'],
+  }[target];
   return value === undefined || value === null ? '' : `${fmt(value, 2)}×`;
 }

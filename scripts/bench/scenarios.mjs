@@ -58,7 +58,7 @@ export const SCENARIOS = [
   },
   {
     name: 'reads-during-logins',
-    title: 'list from SQLite on 1 worker, alone and while 2 connections log in without pause',
+    title: 'list from SQLite on 1 worker, alone and while 2 connections log in without pause; pinned to one core, then on all cores (-all-cores)',
     ours: 'uncached',
     references: false,
     multi: false,
@@ -87,9 +87,13 @@ export const SCENARIOS = [
   },
 ];
 
-/** targetsOf lists who runs a scenario in each round: ours (1 worker), the references, ours with WORKERS unset. */
-export function targetsOf(scenario, defaultWorkers) {
-  if (scenario.contention) return ['alone', 'with-logins'];
+/**
+ * targetsOf lists who runs a scenario in each round: ours (1 worker), the references, ours with
+ * WORKERS unset. The contention scenario runs its worker pinned to one core, where its bcrypt
+ * thread can only take turns with it, and (when pinning is possible) on every core as well.
+ */
+export function targetsOf(scenario, defaultWorkers, pinning) {
+  if (scenario.contention) return ['alone', 'with-logins', ...(pinning ? ['alone-all-cores', 'with-logins-all-cores'] : [])];
   return [
     'ours',
     ...(scenario.references ? REFERENCES : []),
