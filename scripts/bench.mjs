@@ -35,7 +35,8 @@ exits 0 whatever the numbers, and 1 only when something crashed or failed.
   --source           run our server from source even when dist/main.cjs exists
   --build            bundle the source as it is now (npm run build -- --bundle-only, into
                      bench-results/.bundle/, dist/ untouched) and run that
-  --cpu-prof DIR     profile our servers (node --cpu-prof, every worker) into DIR and summarize
+  --cpu-prof DIR     profile every server (node --cpu-prof; each of our workers too) into
+                     DIR/<target> and print where the time went
   --out DIR          where the report goes (default bench-results/)
   --help             this text
 
@@ -119,10 +120,14 @@ function serverOf(scenario, target) {
   return { key: `ours-${scenario.ours}-${workers}${allCores ? '-all-cores' : ''}`, ours: { cached: scenario.ours === 'cached', workers, allCores } };
 }
 
+/** profiling is node's arguments to profile one server (cluster workers inherit them). */
+function profiling(key) {
+  return profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, key)}`] : [];
+}
+
 /** startOurs runs our server the way production does, apart from the rate limit and its own log directory. */
 function startOurs(key, { cached, workers, allCores }) {
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, key)}`] : [];
-  const { command } = oursCommand({ source: flags.source, bundle, nodeArgs });
+  const { command } = oursCommand({ source: flags.source, bundle, nodeArgs: profiling(key) });
   const env = {
     ...baseEnv,
     RATE_LIMIT_MAX: '0',
@@ -154,7 +159,7 @@ async function main() {
   const tokens = await seed(servers.get(first).url, databasePath);
   await Promise.all(
     [...specs.values()].filter(({ key }) => key !== first).map(async ({ key, ours: spec }) => {
-      const reference = { name: key, command: [process.execPath, join(root, `scripts/bench/reference-${key}.mjs`)], env: baseEnv, core: 0 };
+      const reference = { name: key, command: [process.execPath, ...profiling(key), join(root, `scripts/bench/reference-${key}.mjs`)], env: baseEnv, core: 0 };
       servers.set(key, await (spec ? startOurs(key, spec) : startServer(reference)));
     }),
   );
@@ -212,7 +217,7 @@ async function main() {
     writeFileSync(join(flags.out, `${base}.md`), text);
   }
   console.log(`\n${text}\nbench: wrote ${join(flags.out, `${stamp}.{json,md}`)} and latest.{json,md}`);
-  if (profileDir) for (const key of oursKeys) console.log(`\nCPU profile of ${key} (${join(profileDir, key)}):\n${summarizeProfiles(join(profileDir, key), { top: 20 })}`);
+  if (profileDir) for (const key of specs.keys()) console.log(`\nCPU profile of ${key} (${join(profileDir, key)}):\n${summarizeProfiles(join(profileDir, key), { top: 20 })}`);
 }
 
 /** requestOptions are autocannon's options for one target of a scenario. */

@@ -32,15 +32,15 @@ function sourceMapOf(url) {
   return maps.get(url);
 }
 
-/** locate returns the source file a call frame's code came from (through the bundle's source map when it has one). */
+/** locate returns the source file and line (1-based) a call frame's code came from, through the bundle's source map when it has one. */
 function locate({ url, lineNumber, columnNumber }) {
-  if (!url.startsWith('file://')) return url;
+  if (!url.startsWith('file://')) return { file: url, line: lineNumber + 1 };
   const found = sourceMapOf(url);
   if (found) {
     const entry = found.map.findEntry(lineNumber, columnNumber);
-    if (entry?.originalSource) return join(found.base, entry.originalSource.replace(/^file:\/\//, ''));
+    if (entry?.originalSource) return { file: join(found.base, entry.originalSource.replace(/^file:\/\//, '')), line: entry.originalLine + 1 };
   }
-  return fileURLToPath(url);
+  return { file: fileURLToPath(url), line: lineNumber + 1 };
 }
 
 /** moduleOf groups a source file: an npm package, one of our files, or node's internals. */
@@ -69,9 +69,9 @@ export function summarizeProfile(path) {
       idle += micros;
       continue;
     }
-    const file = locate(callFrame);
+    const { file, line } = locate(callFrame);
     const module = moduleOf(file, callFrame.functionName);
-    const where = file ? `${module === relative(root, file) ? module : basename(file)}:${callFrame.lineNumber + 1}` : '';
+    const where = file ? `${module === relative(root, file) ? module : basename(file)}:${line}` : '';
     const fn = `${callFrame.functionName || '(anonymous)'}${where ? ` ${where}` : ''} [${module}]`;
     modules.set(module, (modules.get(module) ?? 0) + micros);
     functions.set(fn, (functions.get(fn) ?? 0) + micros);
