@@ -7,7 +7,7 @@ import { cpuSeconds, pinned, processTree, rssMb } from './targets.mjs';
 
 const LOAD_SCRIPT = fileURLToPath(new URL('./load.mjs', import.meta.url));
 
-/** startLoadGenerator forks scripts/bench/load.mjs on `core` and returns a function that runs one job there. */
+/** startLoadGenerator starts scripts/bench/load.mjs on `core` and returns what runs one job there. */
 export async function startLoadGenerator(core) {
   // spawn with an IPC channel rather than fork(), which could not put taskset in front.
   const [file, ...args] = pinned(core, [process.execPath, LOAD_SCRIPT]);
