@@ -31,7 +31,10 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
   const { store, generation, onResult = () => {} } = options;
   return [
     async function responseCacheMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
-      const key = `backend-api:v1:${cache.resource}:${generation(cache.resource)}:${operation.id}:${canonical(req.input.path)}:${canonical(req.input.query)}`;
+      // With the cache off there is no key to build and no generation to read; the ETag stays.
+      const key = store
+        ? `backend-api:v1:${cache.resource}:${generation(cache.resource)}:${operation.id}:${canonical(req.input.path)}:${canonical(req.input.query)}`
+        : '';
       res.setHeader('Cache-Control', 'private, no-cache');
       const hit = store ? await store.get(key) : undefined;
       if (hit !== undefined) {
