@@ -31,6 +31,8 @@ export interface LoadOptions {
   readonly stop?: () => boolean;
 }
 
+const REQUEST_TIMEOUT_MS = 10_000;
+
 /**
  * runLoad drives a server with `concurrency` keep-alive clients until `total` requests or
  * `durationMs`, recording every status, every failure and when each request's socket connected.
@@ -81,6 +83,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           });
         },
       );
+      // A request nobody answers must not stall the whole run: it becomes a failure of its own.
+      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
       req.on('socket', (socket) => {
         if (!socket.connecting) {
           reused = true;
