@@ -21,8 +21,8 @@ import { limiterFactory } from './rate-limit/limiters.js';
 import { createLoginGuard } from './rate-limit/login-guard.js';
 import { globalRateLimit } from './rate-limit/middleware.js';
 import type { RedisHandle } from './redis/client.js';
-import { metricsCollector, type MetricsText } from './metrics/cluster.js';
-import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { metricsCollector } from './metrics/cluster.js';
+import { createMetrics } from './metrics/metrics.js';
 import { metricsHandlers } from './metrics/routes.js';
 import { operationsRouter } from './openapi/router.js';
 import { pagesRouter } from './pages/routes.js';
@@ -41,9 +41,6 @@ export interface AppDeps {
   readonly spec?: Spec;
   /** Shared cache and rate-limit counts; without it both are kept on this host. */
   readonly redis?: RedisHandle | null;
-  /** This process's instruments; /metrics gathers them (with every worker's, in cluster mode). */
-  readonly metrics?: Metrics;
-  readonly collectMetrics?: () => Promise<MetricsText>;
   /** Writes the one line per request (default: through logger, at info). */
   readonly logRequest?: RequestLogger;
   /** Called with the operationId once a request passed its guards and validation (tests use it to prove a refused one ran nothing). */
@@ -57,7 +54,8 @@ export function buildApp(deps: AppDeps): Express {
   const { config, db, logger } = deps;
   const spec = deps.spec ?? loadSpec(undefined, config.cache.ttlSeconds || undefined);
   const redis = deps.redis ?? null;
-  const metrics = deps.metrics ?? createMetrics();
+  // This process's instruments; /metrics gathers them (with every worker's, in cluster mode).
+  const metrics = createMetrics();
   metrics.watchRedis(() => redis?.state() === 'up');
   const write = createWriter(db, () => metrics.busyRetries.inc());
   const users = createUserRepository(db, write);
@@ -82,7 +80,7 @@ export function buildApp(deps: AppDeps): Express {
     ...authHandlers({ users, tokens, passwords, loginGuard, basePath: API_BASE }),
     ...userHandlers({ users }),
     ...taskHandlers({ tasks, basePath: API_BASE }),
-    ...metricsHandlers({ token: config.metricsToken, collect: deps.collectMetrics ?? metricsCollector(metrics) }),
+    ...metricsHandlers({ token: config.metricsToken, collect: metricsCollector(metrics) }),
     ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState }),
   };
 

@@ -20,6 +20,16 @@ async function adminToken(server: ServerProcess): Promise<string> {
   return ((await login.json()) as { token: string }).token;
 }
 
+/** writeLoad creates tasks from 32 keep-alive clients until durationMs or until stop() says so. */
+const writeLoad = (server: ServerProcess, token: string, durationMs: number, stop: () => boolean) =>
+  runLoad({
+    baseUrl: server.url,
+    concurrency: 32,
+    durationMs,
+    next: (i) => ({ method: 'POST', path: '/api/v1/tasks', token, json: { title: `t${i}` } }),
+    stop,
+  });
+
 const workerPids = (server: ServerProcess) => server.records().filter((r) => r.message === 'listening').map((r) => r.pid as number);
 const storedIds = (server: ServerProcess) => {
   const db = new Database(join(server.dir, 'data', 'app.db'), { readonly: true });
@@ -91,13 +101,7 @@ describe('cluster mode on one WAL file', () => {
     servers.push(server);
     const token = await adminToken(server);
     let signalledAt = Infinity;
-    const load = runLoad({
-      baseUrl: server.url,
-      concurrency: 32,
-      durationMs: 4000,
-      next: (i) => ({ method: 'POST', path: '/api/v1/tasks', token, json: { title: `t${i}` } }),
-      stop: () => Date.now() > signalledAt + 1500,
-    });
+    const load = writeLoad(server, token, 4000, () => Date.now() > signalledAt + 1500);
     await sleep(1000);
     signalledAt = Date.now();
     server.kill('SIGTERM');
@@ -122,13 +126,7 @@ describe('cluster mode on one WAL file', () => {
     servers.push(server);
     const token = await adminToken(server);
     let killed = false;
-    const load = runLoad({
-      baseUrl: server.url,
-      concurrency: 32,
-      durationMs: 5000,
-      next: (i) => ({ method: 'POST', path: '/api/v1/tasks', token, json: { title: `t${i}` } }),
-      stop: () => killed,
-    });
+    const load = writeLoad(server, token, 5000, () => killed);
     await sleep(1200);
     process.kill(-(server.child.pid as number), 'SIGKILL');
     killed = true;
