@@ -3,7 +3,7 @@ import { createAjv } from '../openapi/ajv.js';
 import { loadSpec, type Operation, type Spec } from '../openapi/spec.js';
 
 const spec: Spec = loadSpec();
-const ajv = createAjv(false);
+const ajv = createAjv('bodies');
 const compiled = new Map<string, ValidateFunction>();
 const matchers = spec.operations.map((op) => ({
   op,
