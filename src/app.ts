@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { authLoader, requireRole } from './auth/middleware.js';
 import { createPasswordHasher } from './auth/passwords.js';
@@ -48,6 +48,8 @@ export interface AppDeps {
 }
 
 const API_BASE = '/api/v1';
+/** How many times the API's per-client budget the pages (dashboard, Swagger UI, the spec) get. */
+const PAGES_BUDGET_FACTOR = 10;
 
 /** buildApp assembles the Express app; it never listens. */
 export function buildApp(deps: AppDeps): Express {
@@ -84,6 +86,7 @@ export function buildApp(deps: AppDeps): Express {
     ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState }),
   };
 
+  const pages = pagesRouter(spec.document);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -93,13 +96,18 @@ export function buildApp(deps: AppDeps): Express {
   app.use(requestContext(deps.logRequest ?? loggerRequestLog(logger), metrics));
   app.use(securityHeaders());
   if (config.rateLimit.max > 0) {
-    const limiter = limiters({ keyPrefix: 'global', points: config.rateLimit.max, durationSeconds: config.rateLimit.windowSeconds });
+    const { max, windowSeconds } = config.rateLimit;
+    const bucket = (policy: string, limit: number) => ({ policy, limit, windowSeconds, limiter: limiters({ keyPrefix: policy, points: limit, durationSeconds: windowSeconds }) });
+    // The API's budget counts API calls; the dashboard and Swagger UI have their own, larger one,
+    // so that opening the pages costs a client none of its API requests.
+    const api = bucket('default', max);
+    const pagesBucket = bucket('pages', max * PAGES_BUDGET_FACTOR);
     const exempt = new Set(spec.operations.filter((op) => op.rateLimit === 'none').map((op) => op.path));
-    const onReject = () => metrics.rateLimited.inc({ limiter: 'global' });
-    app.use(globalRateLimit(limiter, { limit: config.rateLimit.max, windowSeconds: config.rateLimit.windowSeconds, exempt, onReject }, logger));
+    const bucketOf = (req: Request) => (exempt.has(req.path) ? null : pages.paths.has(req.path) ? pagesBucket : api);
+    app.use(globalRateLimit({ bucketOf, onReject: (policy) => metrics.rateLimited.inc({ limiter: policy }) }, logger));
   }
   app.use(authLoader(tokens, users));
-  app.use(pagesRouter(spec.document));
+  app.use(pages.router);
   app.use(
     operationsRouter(spec, handlers, {
       before: (op) => (op.roles ? [requireRole(op)] : []),
