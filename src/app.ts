@@ -11,6 +11,8 @@ import { createWriter } from './db/write.js';
 import { healthHandlers, type DependencyState, type Lifecycle } from './health/routes.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, notFound } from './http/error-handler.js';
+import { createKeyedWrites, IDEMPOTENCY_TTL_SECONDS } from './idempotency/keyed-writes.js';
+import { createIdempotencyStore } from './idempotency/store.js';
 import { loggerRequestLog, requestContext, type RequestLogger } from './http/request-context.js';
 import './http/types.js';
 import { memoryStore, redisStore } from './cache/stores.js';
@@ -59,7 +61,8 @@ export function buildApp(deps: AppDeps): Express {
   // This process's instruments; /metrics gathers them (with every worker's, in cluster mode).
   const metrics = createMetrics();
   metrics.watchRedis(() => redis?.state() === 'up');
-  const write = createWriter(db, () => metrics.busyRetries.inc());
+  const keyedWrites = createKeyedWrites(db, createIdempotencyStore(db, IDEMPOTENCY_TTL_SECONDS), logger);
+  const write = createWriter(db, () => metrics.busyRetries.inc(), keyedWrites.hold);
   const users = createUserRepository(db, write);
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
@@ -113,6 +116,8 @@ export function buildApp(deps: AppDeps): Express {
       before: (op) => (op.roles ? [requireRole(op)] : []),
       body: jsonBody(config.bodyLimitBytes),
       after: (op) => [
+        // A retry with a used Idempotency-Key is answered here, before the handler could run again.
+        ...keyedWrites.middleware(op),
         // Observed once the request passed every guard and validation, even when the cache answers it.
         ...(deps.observe ? [observeOperation(op, deps.observe)] : []),
         ...responseCache(op, { store: cacheStore, generation, onResult: (result) => metrics.cacheResults.inc({ result }) }),

@@ -22,7 +22,7 @@ export function findOperation(method: string, pathname: string): Operation | und
 }
 
 // The response headers this API sets itself; each one a response carries must be declared for it.
-const API_HEADERS = ['Location', 'X-Cache', 'ETag', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'WWW-Authenticate'];
+const API_HEADERS = ['Idempotent-Replayed', 'Location', 'X-Cache', 'ETag', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'WWW-Authenticate'];
 
 /**
  * assertMatchesContract throws unless the response is one openapi.yaml declares for the
