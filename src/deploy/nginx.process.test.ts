@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -147,15 +148,16 @@ describe('nginx/nginx.conf in front of two instances on one SQLite file', { skip
   let a: ServerProcess;
   let b: ServerProcess;
   let token: string;
+  let instanceEnv: Record<string, string>;
   const dir = mkdtempSync(join(tmpdir(), 'backend-api-nginx-data-'));
 
   before(async () => {
     redis = await startRedis();
     // One data directory: both instances serve the same WAL file, as instances on one host do;
     // one JWT secret and one Redis, so a token and a client's rate-limit count hold on either.
-    const env = { WORKERS: '1', RATE_LIMIT_MAX: String(RATE_LIMIT_MAX), REDIS_URL: redis.url, JWT_SECRET: randomBytes(32).toString('base64url') };
-    a = await startServerProcess({ dir, env, detached: true });
-    b = await startServerProcess({ dir, env, detached: true });
+    instanceEnv = { WORKERS: '1', RATE_LIMIT_MAX: String(RATE_LIMIT_MAX), REDIS_URL: redis.url, JWT_SECRET: randomBytes(32).toString('base64url') };
+    a = await startServerProcess({ dir, env: instanceEnv, detached: true });
+    b = await startServerProcess({ dir, env: instanceEnv, detached: true });
     nginx = await startNginx([a.port, b.port]);
     const admin = { username: 'admin', email: 'admin@example.com', password: 'secret123' };
     assert.equal((await send(nginx.port, '/api/v1/auth/register', { method: 'POST', body: JSON.stringify(admin) })).status, 201);
@@ -252,6 +254,55 @@ describe('nginx/nginx.conf in front of two instances on one SQLite file', { skip
     assert.equal(fromNginx.headers.server, 'nginx', 'server_tokens off: no version');
   });
 
+  test('one instance SIGKILLed under write load: every POST succeeds, and each is stored exactly once', async () => {
+    const clients = 8;
+    const perClient = 50;
+    let completed = 0;
+    let killedAt = 0;
+    const statuses: Record<number, number> = {};
+    const failures: string[] = [];
+    const started = Date.now();
+    const client = async (k: number) => {
+      for (let i = 0; i < perClient; i++) {
+        if (completed === 120 && !killedAt) {
+          killedAt = Date.now();
+          process.kill(-b.child.pid!, 'SIGKILL');
+        }
+        try {
+          const reply = await send(nginx.port, '/api/v1/tasks', { method: 'POST', from: `127.0.2.${k + 1}`, token, body: JSON.stringify({ title: `write-${k}-${i}` }) });
+          statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
+        } catch (error) {
+          failures.push((error as NodeJS.ErrnoException).code ?? String(error));
+        }
+        completed++;
+      }
+    };
+    await Promise.all(Array.from({ length: clients }, (_, k) => client(k)));
+    const durationMs = Date.now() - started;
+    assert.equal((await b.exited).signal, 'SIGKILL');
+    const db = new Database(join(dir, 'data', 'app.db'), { readonly: true });
+    const stored = (db.prepare("SELECT count(*) AS n FROM tasks WHERE title LIKE 'write-%'").get() as { n: number }).n;
+    const twice = db.prepare("SELECT title FROM tasks WHERE title LIKE 'write-%' GROUP BY title HAVING count(*) > 1").all();
+    db.close();
+    const retried = nginx.accessLog().filter((r) => r.method === 'POST' && String(r.upstream).includes(','));
+    console.log(
+      `kill under write load: ${clients * perClient} POSTs in ${durationMs} ms, B killed after ${killedAt - started} ms: ${JSON.stringify(statuses)}, ` +
+        `${failures.length} failed, ${retried.length} retried on the other instance, ${stored} stored, ${twice.length} stored twice`,
+    );
+    assert.deepEqual(failures, []);
+    assert.deepEqual(statuses, { 201: clients * perClient });
+    assert.equal(stored, clients * perClient);
+    assert.deepEqual(twice, []);
+
+    // B comes back on its port for the next test, and nginx sends it requests again.
+    b = await startServerProcess({ dir, env: { ...instanceEnv, PORT: String(b.port) }, detached: true });
+    for (let i = 0; i < 150 && !requestLines(b).some((r) => String(r.requestId).startsWith('back-')); i++) {
+      await send(nginx.port, '/api/v1/tasks', { from: `127.0.3.${i + 1}`, token, headers: { 'x-request-id': `back-${i}` } });
+      await sleep(100);
+    }
+    assert.ok(requestLines(b).some((r) => String(r.requestId).startsWith('back-')), 'nginx sends requests to the restarted instance');
+  });
+
   test('one instance SIGKILLed under load: every GET still succeeds, through the other', async () => {
     const clients = 8;
     const perClient = 80;
@@ -297,9 +348,10 @@ describe('nginx/nginx.conf as written', () => {
   const directives = SHIPPED_CONF.replace(/#.*$/gm, '');
   const directive = (name: string) => [...directives.matchAll(new RegExp(`^\\s*${name} ([^;]*);`, 'gm'))].map((m) => m[1]);
 
-  test('retries only requests that are safe to send twice: a write is never replayed', () => {
-    assert.deepEqual(directive('proxy_next_upstream'), ['error timeout http_502 http_503']);
-    assert.doesNotMatch(directives, /non_idempotent/);
+  test('retries a write only because every write carries an Idempotency-Key, the client\'s or one from the request id', () => {
+    assert.deepEqual(directive('proxy_next_upstream'), ['error timeout http_502 http_503 non_idempotent']);
+    assert.deepEqual(directive('proxy_set_header Idempotency-Key'), ['$backend_idempotency_key']);
+    assert.match(directives, /map \$http_idempotency_key \$backend_idempotency_key \{\s*"" "nginx-\$request_id";\s*default \$http_idempotency_key;\s*\}/);
   });
 
   test("closes idle upstream connections before the app's 65 s keepAliveTimeout does", () => {
