@@ -179,6 +179,36 @@ describe('nginx/nginx.conf in front of two instances on one SQLite file', { skip
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /**
+   * loadKillingB runs `clients` loops of `perClient` requests each through nginx, SIGKILLs
+   * instance B (its whole process group) once `killAfter` have completed, and counts answers.
+   */
+  async function loadKillingB(clients: number, perClient: number, killAfter: number, sendOne: (client: number, i: number) => Promise<Reply>) {
+    let completed = 0;
+    let killedAt = 0;
+    const statuses: Record<number, number> = {};
+    const failures: string[] = [];
+    const started = Date.now();
+    const client = async (k: number) => {
+      for (let i = 0; i < perClient; i++) {
+        if (completed === killAfter && !killedAt) {
+          killedAt = Date.now();
+          process.kill(-b.child.pid!, 'SIGKILL');
+        }
+        try {
+          const reply = await sendOne(k, i);
+          statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
+        } catch (error) {
+          failures.push((error as NodeJS.ErrnoException).code ?? String(error));
+        }
+        completed++;
+      }
+    };
+    await Promise.all(Array.from({ length: clients }, (_, k) => client(k)));
+    assert.ok(killedAt > 0, 'B was killed during the load');
+    return { statuses, failures, killedAt, started, durationMs: Date.now() - started };
+  }
+
   test('sequential requests alternate between the two instances (round robin)', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `rr-${i}`);
     for (const id of ids) assert.equal((await send(nginx.port, '/api/v1/tasks', { from: '127.0.0.3', token, headers: { 'x-request-id': id } })).status, 200);
@@ -257,28 +287,9 @@ describe('nginx/nginx.conf in front of two instances on one SQLite file', { skip
   test('one instance SIGKILLed under write load: every POST succeeds, and each is stored exactly once', async () => {
     const clients = 8;
     const perClient = 50;
-    let completed = 0;
-    let killedAt = 0;
-    const statuses: Record<number, number> = {};
-    const failures: string[] = [];
-    const started = Date.now();
-    const client = async (k: number) => {
-      for (let i = 0; i < perClient; i++) {
-        if (completed === 120 && !killedAt) {
-          killedAt = Date.now();
-          process.kill(-b.child.pid!, 'SIGKILL');
-        }
-        try {
-          const reply = await send(nginx.port, '/api/v1/tasks', { method: 'POST', from: `127.0.2.${k + 1}`, token, body: JSON.stringify({ title: `write-${k}-${i}` }) });
-          statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
-        } catch (error) {
-          failures.push((error as NodeJS.ErrnoException).code ?? String(error));
-        }
-        completed++;
-      }
-    };
-    await Promise.all(Array.from({ length: clients }, (_, k) => client(k)));
-    const durationMs = Date.now() - started;
+    const { statuses, failures, killedAt, started, durationMs } = await loadKillingB(clients, perClient, 120, (k, i) =>
+      send(nginx.port, '/api/v1/tasks', { method: 'POST', from: `127.0.2.${k + 1}`, token, body: JSON.stringify({ title: `write-${k}-${i}` }) }),
+    );
     assert.equal((await b.exited).signal, 'SIGKILL');
     const db = new Database(join(dir, 'data', 'app.db'), { readonly: true });
     const stored = (db.prepare("SELECT count(*) AS n FROM tasks WHERE title LIKE 'write-%'").get() as { n: number }).n;
@@ -306,29 +317,9 @@ describe('nginx/nginx.conf in front of two instances on one SQLite file', { skip
   test('one instance SIGKILLed under load: every GET still succeeds, through the other', async () => {
     const clients = 8;
     const perClient = 80;
-    let completed = 0;
-    let killedAt = 0;
-    const statuses: Record<number, number> = {};
-    const failures: string[] = [];
-    const started = Date.now();
-    const client = async (k: number) => {
-      for (let i = 0; i < perClient; i++) {
-        if (completed === 200 && !killedAt) {
-          killedAt = Date.now();
-          process.kill(-b.child.pid!, 'SIGKILL');
-        }
-        const id = `load-${k}-${i}`;
-        try {
-          const reply = await send(nginx.port, '/api/v1/tasks', { from: `127.0.1.${k + 1}`, token, headers: { 'x-request-id': id } });
-          statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
-        } catch (error) {
-          failures.push((error as NodeJS.ErrnoException).code ?? String(error));
-        }
-        completed++;
-      }
-    };
-    await Promise.all(Array.from({ length: clients }, (_, k) => client(k)));
-    const durationMs = Date.now() - started;
+    const { statuses, failures, killedAt, started, durationMs } = await loadKillingB(clients, perClient, 200, (k, i) =>
+      send(nginx.port, '/api/v1/tasks', { from: `127.0.1.${k + 1}`, token, headers: { 'x-request-id': `load-${k}-${i}` } }),
+    );
     const exit = await b.exited;
     const retried = nginx.accessLog().filter((r) => String(r.requestId).startsWith('load-') && String(r.upstream).includes(','));
     const onAAfterKill = requestLines(a).filter((r) => String(r.requestId).startsWith('load-') && r.timestamp && Date.parse(r.timestamp) > killedAt);
@@ -337,7 +328,6 @@ describe('nginx/nginx.conf in front of two instances on one SQLite file', { skip
         `${failures.length} failed, ${retried.length} retried on the other instance, ${onAAfterKill.length} answered by A after the kill`,
     );
     assert.equal(exit.signal, 'SIGKILL');
-    assert.ok(killedAt > 0);
     assert.deepEqual(failures, []);
     assert.deepEqual(statuses, { 200: clients * perClient });
     assert.ok(retried.length >= 1, 'nginx retried at least the requests that met the dead instance');
