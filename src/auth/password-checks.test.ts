@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, type TestApp } from '../test-support/app.js';
-import type { PasswordHasher } from './passwords.js';
+import { AppError } from '../http/errors.js';
+import { createPasswordHasher, type PasswordHasher } from './passwords.js';
 
 type Json = Record<string, any>;
 
@@ -9,6 +11,7 @@ type Json = Record<string, any>;
 function countingHasher() {
   const calls = { hash: 0, verify: 0 };
   const wrap = (real: PasswordHasher): PasswordHasher => ({
+    assertCapacity: () => real.assertCapacity(),
     hash: (password) => (calls.hash++, real.hash(password)),
     verify: (password, hash) => (calls.verify++, real.verify(password, hash)),
     close: () => real.close(),
@@ -154,5 +157,29 @@ describe('the bcrypt queue bounds its waiting time', () => {
     assert.ok(statuses.includes(503) && statuses.every((s) => s === 201 || s === 503), String(statuses));
     const stored = app.db.prepare("SELECT count(*) AS n FROM users WHERE username LIKE 'flood%'").get() as Json;
     assert.equal(stored.n, statuses.filter((s) => s === 201).length);
+  });
+});
+
+describe('createPasswordHasher', () => {
+  test('before any job has been timed, a job still queued when its bound passes is refused then; later jobs run', async () => {
+    // Its first job (the dummy hash, made at once) is still running: no estimate yet, so these queue.
+    const hasher = createPasswordHasher({ rounds: 10, maxWaitMs: 20 });
+    try {
+      const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => hasher.hash(`password-${i}`)));
+      const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as AppError] : []));
+      console.log(`hasher deadline: ${outcomes.length - refused.length} hashed, ${refused.length} refused`);
+      assert.ok(refused.length >= 1);
+      for (const error of refused) {
+        assert.ok(error instanceof AppError);
+        assert.equal(error.status, 503);
+        assert.ok(Number(error.headers['Retry-After']) >= 1);
+      }
+      // Nothing stays stuck: once the thread is idle (the dummy hash done), a job runs.
+      let hash: string | undefined;
+      for (let i = 0; i < 100 && hash === undefined; i++) hash = await hasher.hash('password-0').catch(() => sleep(100).then(() => undefined));
+      assert.equal(await hasher.verify('password-0', hash), true, 'an idle queue takes jobs again');
+    } finally {
+      await hasher.close();
+    }
   });
 });

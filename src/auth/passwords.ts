@@ -5,6 +5,8 @@ import { readAsset } from '../assets.js';
 import { problems } from '../http/errors.js';
 
 export interface PasswordHasher {
+  /** assertCapacity throws the 503 a job queued now would get, so a caller can refuse before any other work. */
+  assertCapacity(): void;
   hash(password: string): Promise<string>;
   /** verify compares against the stored hash, or against a dummy one when there is none, so both paths take the same time. */
   verify(password: string, hash: string | undefined): Promise<boolean>;
@@ -15,8 +17,8 @@ export interface HasherOptions {
   readonly rounds: number;
   /**
    * The longest a job may wait for the thread. A job whose estimated wait (queue depth × the
-   * measured time per job) is longer is refused at once; one that waited longer anyway is
-   * refused instead of run.
+   * measured time per job) is longer is refused at once; one still queued when the bound passes
+   * (the estimate was wrong) is refused then, instead of run later.
    */
   readonly maxWaitMs: number;
 }
@@ -25,7 +27,10 @@ type Job = { op: 'hash'; password: string; rounds: number } | { op: 'compare'; p
 
 interface Queued {
   readonly job: Job;
-  readonly enqueuedAt: number;
+  /** How many jobs of the configured cost this one's time stands for. */
+  readonly scale: number;
+  /** Refuses the job if it is still queued when its wait bound passes. */
+  readonly deadline: NodeJS.Timeout;
   resolve(value: string | boolean): void;
   reject(error: Error): void;
 }
@@ -74,9 +79,10 @@ export function createPasswordHasher({ rounds, maxWaitMs }: HasherOptions): Pass
     worker.on('message', ({ result, error, ms }: { result?: string | boolean; error?: string; ms: number }) => {
       const done = running;
       running = undefined;
-      // Timed on the thread, so the thread's start-up and this event loop's delays do not count.
-      jobMs = jobMs === undefined ? ms : jobMs + SMOOTHING * (ms - jobMs);
       if (done) {
+        // Timed on the thread, so the thread's start-up and this event loop's delays do not count.
+        const jobTime = ms * done.queued.scale;
+        jobMs = jobMs === undefined ? jobTime : jobMs + SMOOTHING * (jobTime - jobMs);
         if (error !== undefined) done.queued.reject(new Error(error));
         else done.queued.resolve(result as string | boolean);
       }
@@ -103,15 +109,11 @@ export function createPasswordHasher({ rounds, maxWaitMs }: HasherOptions): Pass
   }
 
   function dispatch(): void {
-    while (!running && queue.length > 0) {
-      const next = queue.shift() as Queued;
-      const now = performance.now();
-      if (now - next.enqueuedAt > maxWaitMs) {
-        next.reject(busy(estimatedWaitMs(now)));
-        continue;
-      }
+    const next = running ? undefined : queue.shift();
+    if (next) {
+      clearTimeout(next.deadline);
       const worker = (thread ??= start());
-      running = { queued: next, startedAt: now };
+      running = { queued: next, startedAt: performance.now() };
       worker.ref();
       worker.postMessage(next.job);
     }
@@ -119,12 +121,35 @@ export function createPasswordHasher({ rounds, maxWaitMs }: HasherOptions): Pass
     if (!running) thread?.unref();
   }
 
-  function run<T extends string | boolean>(job: Job): Promise<T> {
-    const now = performance.now();
-    const waitMs = estimatedWaitMs(now);
-    if (queue.length >= MAX_QUEUED || waitMs > maxWaitMs) return Promise.reject(busy(waitMs));
+  function expire(queued: Queued): void {
+    const at = queue.indexOf(queued);
+    if (at === -1) return;
+    queue.splice(at, 1);
+    queued.reject(busy(estimatedWaitMs(performance.now())));
+  }
+
+  function assertCapacity(): void {
+    const waitMs = estimatedWaitMs(performance.now());
+    // Refused at once when the estimate says it would wait too long; the deadline catches a wrong estimate
+    // (none is known before the first job has run).
+    if (queue.length >= MAX_QUEUED || waitMs > maxWaitMs) throw busy(waitMs);
+  }
+
+  function run<T extends string | boolean>(job: Job, scale = 1): Promise<T> {
+    try {
+      assertCapacity();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     return new Promise<T>((resolve, reject) => {
-      queue.push({ job, enqueuedAt: now, resolve: resolve as (value: string | boolean) => void, reject });
+      const queued: Queued = {
+        job,
+        scale,
+        deadline: setTimeout(() => expire(queued), maxWaitMs).unref(),
+        resolve: resolve as (value: string | boolean) => void,
+        reject,
+      };
+      queue.push(queued);
       dispatch();
     });
   }
@@ -136,15 +161,23 @@ export function createPasswordHasher({ rounds, maxWaitMs }: HasherOptions): Pass
       dummy = undefined;
       throw error;
     }));
+  // A cheap hash at once, scaled up (each step of the cost doubles the time), times a job before
+  // the first request needs an estimate, without making that request wait behind a full one.
+  const calibration = Math.max(4, rounds - 4);
+  run<string>({ op: 'hash', password: randomBytes(16).toString('hex'), rounds: calibration }, 2 ** (rounds - calibration)).catch(() => undefined);
 
   return {
+    assertCapacity,
     hash: (password) => run<string>({ op: 'hash', password, rounds }),
     async verify(password, hash) {
       const matches = await run<boolean>({ op: 'compare', password, hash: hash ?? (await dummyHash()) });
       return hash !== undefined && matches;
     },
     async close() {
-      for (const queued of queue.splice(0)) queued.reject(busy(0));
+      for (const queued of queue.splice(0)) {
+        clearTimeout(queued.deadline);
+        queued.reject(busy(0));
+      }
       running?.queued.reject(busy(0));
       running = undefined;
       await thread?.terminate();

@@ -43,6 +43,8 @@ export function authHandlers({ users, tokens, passwords, loginGuard, basePath }:
 
     async loginUser(req: Request, res: Response) {
       const { email, password } = req.input.body as { email: string; password: string };
+      // A full bcrypt queue refuses before the limiter store is asked (and would have to give the point back).
+      passwords.assertCapacity();
       const row = users.findByEmail(email);
       // An unknown email is compared against a dummy hash: same answer, same time.
       const matches = await loginGuard.attempt(email, req.ip ?? 'unknown', () => passwords.verify(password, row?.password_hash));
@@ -66,6 +68,7 @@ export function authHandlers({ users, tokens, passwords, loginGuard, basePath }:
       const { currentPassword, newPassword } = req.input.body as { currentPassword: string; newPassword: string };
       const row = users.findById(req.auth!.userId);
       if (!row) throw problems.tokenRevoked();
+      passwords.assertCapacity();
       // Guessing the current password with a stolen token counts like guessing it at login.
       const matches = await loginGuard.attempt(row.email, req.ip ?? 'unknown', () => passwords.verify(currentPassword, row.password_hash));
       if (!matches) throw problems.wrongPassword();
