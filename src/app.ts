@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { authLoader, requireRole } from './auth/middleware.js';
-import { createPasswordHasher } from './auth/passwords.js';
+import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { authHandlers } from './auth/routes.js';
 import { createTokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
@@ -45,6 +45,8 @@ export interface AppDeps {
   readonly redis?: RedisHandle | null;
   /** Writes the one line per request (default: through logger, at info). */
   readonly logRequest?: RequestLogger;
+  /** The bcrypt queue (default: one of this process's, from config); tests pass one that counts its jobs. */
+  readonly passwords?: PasswordHasher;
   /** Called with the operationId once a request passed its guards and validation (tests use it to prove a refused one ran nothing). */
   readonly observe?: (operationId: string) => void;
 }
@@ -66,7 +68,7 @@ export function buildApp(deps: AppDeps): Express {
   const users = createUserRepository(db, write);
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
-  const passwords = createPasswordHasher(config.bcryptRounds);
+  const passwords = deps.passwords ?? createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
   const limiters = limiterFactory(
     redis?.client ?? null,
     config.pm2Instance !== null ? { kind: 'pm2', db } : { kind: cluster.isWorker ? 'cluster' : 'alone' },

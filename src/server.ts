@@ -4,6 +4,7 @@ import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from './app.js';
+import type { PasswordHasher } from './auth/passwords.js';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import type { Lifecycle } from './health/routes.js';
@@ -31,6 +32,7 @@ export interface ServeOptions {
   readonly db?: Db;
   readonly observe?: (operationId: string) => void;
   readonly logRequest?: RequestLogger;
+  readonly passwords?: PasswordHasher;
 }
 
 /** serve builds the app and listens; the returned drain is the graceful shutdown. */
@@ -49,6 +51,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     redis,
     ...(options.observe ? { observe: options.observe } : {}),
     ...(options.logRequest ? { logRequest: options.logRequest } : {}),
+    ...(options.passwords ? { passwords: options.passwords } : {}),
   });
 
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 });

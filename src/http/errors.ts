@@ -89,7 +89,8 @@ export const problems = {
     new AppError(500, 'internal_error', 'Internal server error', 'An unexpected error occurred; it has been logged with the request id.', { cause }),
   databaseBusy: (cause?: unknown) =>
     new AppError(503, 'database_busy', 'Service busy', 'The database is busy; retry shortly.', { cause, headers: { 'Retry-After': '1' } }),
-  unavailable: (detail: string) => new AppError(503, 'service_unavailable', 'Service unavailable', detail, { headers: { 'Retry-After': '1' } }),
+  unavailable: (detail: string, retryAfterSeconds = 1) =>
+    new AppError(503, 'service_unavailable', 'Service unavailable', detail, { headers: { 'Retry-After': String(retryAfterSeconds) } }),
 } as const;
 
 /** problemBody renders an AppError as an RFC 9457 problem document. */

@@ -45,6 +45,8 @@ export interface StartOptions {
   /** Start in a new process group, so the whole group can be signalled. */
   readonly detached?: boolean;
   readonly args?: readonly string[];
+  /** Flags for node itself (workers inherit them), e.g. --cpu-prof. */
+  readonly nodeArgs?: readonly string[];
   /** Wait for this log message before resolving (default: "primary ready"). */
   readonly readyMessage?: string | null;
 }
@@ -54,7 +56,7 @@ export async function startServerProcess(options: StartOptions = {}): Promise<Se
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'backend-api-proc-'));
   const port = await freePort();
   const env = testEnv(dir, { LOG_LEVEL: 'info', WORKERS: '2', PORT: String(port), ...options.env });
-  const child = spawn(process.execPath, [...sourceNodeArgs(), ...(options.args ?? ['serve'])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...sourceNodeArgs(), ...(options.args ?? ['serve'])], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
