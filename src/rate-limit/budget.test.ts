@@ -69,3 +69,21 @@ describe('the API budget counts API calls only', () => {
     assert.equal((await get('/health', third)).status, 200, 'the probes are never counted');
   });
 });
+
+describe('the login limiter answers 429 like the others', () => {
+  let app: TestApp;
+  before(async () => (app = await startTestApp({ RATE_LIMIT_LOGIN_CONSECUTIVE_FAILS: '3', RATE_LIMIT_LOGIN_FAILS_PER_IP_PER_DAY: '50' })));
+  after(() => app.close());
+
+  test('a blocked account and address get problem+json with Retry-After and the login policy', async () => {
+    const user = await app.api.signUp('user');
+    const login = (password: string) =>
+      fetch(new URL('/api/v1/auth/login', app.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.60' },
+        body: JSON.stringify({ email: user.email, password }),
+      });
+    for (let i = 0; i < 3; i++) assert.equal((await login('wrong-password')).status, 401);
+    await assertLimited(await login('secret123'), 'login-account', 3, 86_400);
+  });
+});

@@ -4,7 +4,7 @@ import { problems } from '../http/errors.js';
 import type { Logger } from '../logging/logger.js';
 import { throttledWarn } from '../logging/throttle.js';
 import type { LimiterFactory } from './limiters.js';
-import { retryAfterSeconds } from './middleware.js';
+import { rateLimitFields, retryAfterSeconds } from './middleware.js';
 
 /**
  * LoginGuard slows password guessing: failed checks per IP per day, and consecutive failed
@@ -59,15 +59,24 @@ export function createLoginGuard(limiters: LimiterFactory, config: Config['rateL
         [perIp, ip],
         [perAccount, `${email.toLowerCase()}_${ip}`],
       ];
+      const policies = [
+        { policy: 'login-ip', limit: config.loginFailsPerIpPerDay },
+        { policy: 'login-account', limit: config.loginConsecutiveFails },
+      ];
       const outcomes = await Promise.allSettled(keys.map(([limiter, key]) => limiter.consume(key, 1)));
       const refusals = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
       if (refusals.length > 0) {
         // A guess refused by one limiter was not checked: the other one gets its point back.
         await giveBack(keys.filter((_, i) => outcomes[i]?.status === 'fulfilled'));
-        const limited = refusals.filter((r): r is RateLimiterRes => r instanceof RateLimiterRes);
-        if (limited.length > 0) {
+        // The limiter that makes the client wait longest names the RateLimit fields of the 429.
+        const limited = outcomes
+          .map((o, i) => ({ state: o.status === 'rejected' ? (o.reason as unknown) : null, ...policies[i]! }))
+          .filter((l): l is typeof l & { state: RateLimiterRes } => l.state instanceof RateLimiterRes)
+          .sort((x, y) => y.state.msBeforeNext - x.state.msBeforeNext);
+        const longest = limited[0];
+        if (longest) {
           onReject();
-          throw problems.rateLimited(Math.max(...limited.map(retryAfterSeconds)));
+          throw problems.rateLimited(retryAfterSeconds(longest.state), rateLimitFields(longest.policy, longest.limit, 86_400, longest.state));
         }
         warn('login-guard', 'login limiter unavailable; password check refused', { error: (refusals[0] as Error)?.message });
         throw problems.unavailable('Login protection is unavailable; retry shortly.');

@@ -4,10 +4,17 @@ import { problems } from '../http/errors.js';
 import type { Logger } from '../logging/logger.js';
 import { throttledWarn } from '../logging/throttle.js';
 
-/** rateLimitHeaders sets the IETF draft's RateLimit-Policy and RateLimit fields. */
+/** rateLimitFields are the IETF draft's RateLimit-Policy and RateLimit fields for one limiter's state. */
+export function rateLimitFields(policy: string, limit: number, windowSeconds: number, state: RateLimiterRes): Record<'RateLimit-Policy' | 'RateLimit', string> {
+  return {
+    'RateLimit-Policy': `"${policy}";q=${limit};w=${windowSeconds}`,
+    RateLimit: `"${policy}";r=${Math.max(0, state.remainingPoints)};t=${Math.ceil(state.msBeforeNext / 1000)}`,
+  };
+}
+
+/** rateLimitHeaders sets the RateLimit-Policy and RateLimit fields on a response. */
 export function rateLimitHeaders(res: Response, policy: string, limit: number, windowSeconds: number, state: RateLimiterRes): void {
-  res.setHeader('RateLimit-Policy', `"${policy}";q=${limit};w=${windowSeconds}`);
-  res.setHeader('RateLimit', `"${policy}";r=${Math.max(0, state.remainingPoints)};t=${Math.ceil(state.msBeforeNext / 1000)}`);
+  res.set(rateLimitFields(policy, limit, windowSeconds, state));
 }
 
 /** retryAfterSeconds rounds a limiter's wait up to whole seconds, at least one. */
