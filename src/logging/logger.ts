@@ -111,24 +111,34 @@ export function fileTransports(logger: Logger): RotatingFileTransport[] {
 /**
  * fileTroubleReporter says once that the log files cannot be written (not once per line), and
  * once that they can again, with the count of lines lost in between: a full log disk must never
- * take the API down, and must not bury stderr either.
+ * take the API down, and must not bury stderr either. A disk on the edge lets small writes through
+ * between failures, so "writable again" waits for a quiet spell without failures.
  */
-function fileTroubleReporter(dir: string, say: (line: string) => void): (trouble: FileTrouble) => void {
+function fileTroubleReporter(dir: string, say: (line: string) => void, quietMs = 2000): (trouble: FileTrouble) => void {
   const failing = new Set<string>();
+  let inTrouble = false;
   let dropped = 0;
+  let settle: NodeJS.Timeout | undefined;
   const line = (level: string, message: string, meta: Record<string, unknown>) =>
     JSON.stringify({ level, message, ...meta, dir, pid: process.pid, timestamp: new Date().toISOString() });
   return function reportFileTrouble(trouble) {
     if (trouble.state === 'failing') {
-      if (failing.size === 0) {
+      clearTimeout(settle);
+      failing.add(trouble.prefix);
+      if (!inTrouble) {
+        inTrouble = true;
         dropped = 0;
         say(line('warn', 'log files cannot be written; dropping log lines until they can (counted in log_lines_dropped_total)', { error: trouble.error.code ?? trouble.error.message }));
       }
-      failing.add(trouble.prefix);
       return;
     }
     dropped += trouble.dropped;
     failing.delete(trouble.prefix);
-    if (failing.size === 0) say(line('info', 'log files writable again', { dropped }));
+    if (failing.size > 0) return;
+    settle = setTimeout(() => {
+      inTrouble = false;
+      say(line('info', 'log files writable again', { dropped }));
+    }, quietMs);
+    settle.unref();
   };
 }
