@@ -1,37 +1,13 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
+import { freshAdminToken, freshRequest } from '../test-support/fresh.js';
 import { runLoad, type LoadResult } from '../test-support/load.js';
 import { startServerProcess, type ServerProcess } from '../test-support/process.js';
 import { redisMissing, startRedis, type RedisServer } from '../test-support/redis.js';
 
 const TIMEOUT_MS = 300;
 
-/** fresh sends one request on a new connection, so consecutive requests land on different workers. */
-function fresh(base: string, method: string, path: string, token?: string, json?: unknown) {
-  return new Promise<{ status: number; body: any; headers: Record<string, unknown> }>((resolve, reject) => {
-    const body = json === undefined ? undefined : JSON.stringify(json);
-    const req = request(`${base}${path}`, {
-      method,
-      agent: false,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function adminToken(url: string): Promise<string> {
-  const credentials = { email: 'admin@example.com', password: 'secret123' };
-  await fresh(url, 'POST', '/api/v1/auth/register', undefined, { username: 'admin', ...credentials });
-  return (await fresh(url, 'POST', '/api/v1/auth/login', undefined, credentials)).body.token as string;
-}
 
 /** untilHealth polls /health on fresh connections until `times` answers in a row (both workers) report redis as `state`; ms taken. */
 async function untilHealth(url: string, state: 'up' | 'down', times = 4, limitMs = 15_000): Promise<number> {
@@ -39,7 +15,7 @@ async function untilHealth(url: string, state: 'up' | 'down', times = 4, limitMs
   let streak = 0;
   while (streak < times) {
     if (Date.now() - started > limitMs) throw new Error(`/health did not report redis ${state} within ${limitMs} ms`);
-    streak = (await fresh(url, 'GET', '/health')).body.checks.redis === state ? streak + 1 : 0;
+    streak = (await freshRequest(url, 'GET', '/health')).body.checks.redis === state ? streak + 1 : 0;
     if (streak < times) await sleep(20);
   }
   return Date.now() - started;
@@ -73,8 +49,8 @@ describe('a hung Redis (SIGSTOP)', { skip: skip ?? false }, () => {
     redis = await startRedis();
     const server = await startServerProcess({ env: { REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(TIMEOUT_MS), RATE_LIMIT_MAX: '1000000' } });
     servers.push(server);
-    const token = await adminToken(server.url);
-    const task = (await fresh(server.url, 'POST', '/api/v1/tasks', token, { title: 'steady' })).body;
+    const token = await freshAdminToken(server.url);
+    const task = (await freshRequest(server.url, 'POST', '/api/v1/tasks', token, { title: 'steady' })).body;
     const load = runLoad({
       baseUrl: server.url,
       concurrency: 8,
@@ -114,8 +90,8 @@ describe('a hung Redis (SIGSTOP)', { skip: skip ?? false }, () => {
     assert.ok(server.records().some((r) => r.message === 'redis not answering; serving without it until it does'));
     assert.ok(server.records().some((r) => r.message === 'redis answering again'));
 
-    await fresh(server.url, 'GET', '/api/v1/tasks?limit=3', token);
-    const cached = await Promise.all([1, 2, 3, 4].map(() => fresh(server.url, 'GET', '/api/v1/tasks?limit=3', token)));
+    await freshRequest(server.url, 'GET', '/api/v1/tasks?limit=3', token);
+    const cached = await Promise.all([1, 2, 3, 4].map(() => freshRequest(server.url, 'GET', '/api/v1/tasks?limit=3', token)));
     assert.ok(cached.some((r) => r.headers['x-cache'] === 'HIT'), 'the shared cache is used again');
   });
 
@@ -127,7 +103,7 @@ describe('a hung Redis (SIGSTOP)', { skip: skip ?? false }, () => {
     try {
       await untilHealth(server.url, 'down');
       const statuses: number[] = [];
-      for (let i = 0; i < 31; i++) statuses.push((await fresh(server.url, 'GET', '/api/v1/tasks')).status);
+      for (let i = 0; i < 31; i++) statuses.push((await freshRequest(server.url, 'GET', '/api/v1/tasks')).status);
       assert.deepEqual(statuses.slice(0, 30), Array(30).fill(401));
       assert.equal(statuses[30], 429);
       const pids = new Set(server.records().filter((r) => r.message === 'request' && r.route === '/api/v1/tasks').map((r) => r.pid));

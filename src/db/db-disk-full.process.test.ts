@@ -1,69 +1,31 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { assertMatchesContract } from '../test-support/contract.js';
-import { startServerProcess, type ServerProcess } from '../test-support/process.js';
-import { mountSmallDisk, tmpfsMissing, type SmallDisk } from '../test-support/tmpfs.js';
+import { freshRequest, type FreshResponse } from '../test-support/fresh.js';
+import { serverOnSmallDisk, tmpfsMissing, type ServerOnSmallDisk } from '../test-support/tmpfs.js';
 
-interface Reply {
-  status: number;
-  body: any;
-  headers: Record<string, string | string[] | undefined>;
-}
-
-/** fresh sends one request on a new connection (so both workers answer in turn) and checks it against openapi.yaml. */
-function fresh(base: string, method: string, path: string, token?: string, json?: unknown): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const body = json === undefined ? undefined : JSON.stringify(json);
-    const req = request(`${base}${path}`, {
-      method,
-      agent: false,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => {
-        const parsed = text ? JSON.parse(text) : undefined;
-        assertMatchesContract(method, path.split('?')[0]!, res.statusCode ?? 0, res.headers['content-type'] ?? null, parsed);
-        resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe('a full database disk', { skip: tmpfsMissing() ?? false }, () => {
-  let disk: SmallDisk | undefined;
-  let server: ServerProcess | undefined;
-  after(async () => {
-    server?.kill('SIGKILL');
-    await server?.exited;
-    disk?.unmount();
-  });
+  let running: ServerOnSmallDisk | undefined;
+  after(() => running?.stop());
 
   test('writes get 503 storage_full with Retry-After, reads go on, /health says full, and writes recover when space frees', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'backend-api-dbdisk-'));
     // The database, its WAL and its index live alone on an 8 MB filesystem; the logs go to stdout.
-    disk = mountSmallDisk(join(dir, 'data'), 8 * 1024 * 1024);
-    server = await startServerProcess({ dir, env: { RATE_LIMIT_MAX: '0' } });
+    running = await serverOnSmallDisk('data', 8 * 1024 * 1024, { RATE_LIMIT_MAX: '0' });
+    const { server, disk } = running;
     const url = server.url;
     const credentials = { email: 'admin@example.com', password: 'secret123' };
-    assert.equal((await fresh(url, 'POST', '/api/v1/auth/register', undefined, { username: 'admin', ...credentials })).status, 201);
-    const token = (await fresh(url, 'POST', '/api/v1/auth/login', undefined, credentials)).body.token as string;
-    const first = (await fresh(url, 'POST', '/api/v1/tasks', token, { title: 'before the disk filled' })).body;
+    assert.equal((await freshRequest(url, 'POST', '/api/v1/auth/register', undefined, { username: 'admin', ...credentials })).status, 201);
+    const token = (await freshRequest(url, 'POST', '/api/v1/auth/login', undefined, credentials)).body.token as string;
+    const first = (await freshRequest(url, 'POST', '/api/v1/tasks', token, { title: 'before the disk filled' })).body;
 
     const filler = disk.fill();
     let created = 1;
-    let refused: Reply | undefined;
+    let refused: FreshResponse | undefined;
     // What is left of the WAL's last page may take a few more rows; then a write needs space there is not.
     for (let i = 0; i < 2000 && !refused; i++) {
-      const reply = await fresh(url, 'POST', '/api/v1/tasks', token, { title: `filling ${i}`, description: 'x'.repeat(2000) });
+      const reply = await freshRequest(url, 'POST', '/api/v1/tasks', token, { title: `filling ${i}`, description: 'x'.repeat(2000) });
       if (reply.status === 201) created++;
       else refused = reply;
     }
@@ -75,20 +37,20 @@ describe('a full database disk', { skip: tmpfsMissing() ?? false }, () => {
 
     // Every kind of write, on both workers, is refused the same way; reads and logins are served.
     const writes = await Promise.all([
-      ...Array.from({ length: 6 }, (_, i) => fresh(url, 'POST', '/api/v1/tasks', token, { title: `refused ${i}` })),
-      ...Array.from({ length: 4 }, () => fresh(url, 'PATCH', `/api/v1/tasks/${first.id}`, token, { title: 'changed' })),
-      ...Array.from({ length: 4 }, () => fresh(url, 'DELETE', `/api/v1/tasks/${first.id}`, token)),
-      fresh(url, 'POST', '/api/v1/auth/register', undefined, { username: 'late', email: 'late@example.com', password: 'secret123' }),
+      ...Array.from({ length: 6 }, (_, i) => freshRequest(url, 'POST', '/api/v1/tasks', token, { title: `refused ${i}` })),
+      ...Array.from({ length: 4 }, () => freshRequest(url, 'PATCH', `/api/v1/tasks/${first.id}`, token, { title: 'changed' })),
+      ...Array.from({ length: 4 }, () => freshRequest(url, 'DELETE', `/api/v1/tasks/${first.id}`, token)),
+      freshRequest(url, 'POST', '/api/v1/auth/register', undefined, { username: 'late', email: 'late@example.com', password: 'secret123' }),
     ]);
     assert.deepEqual(new Set(writes.map((w) => `${w.status} ${w.body.code}`)), new Set(['503 storage_full']));
     const reads = await Promise.all([
-      ...Array.from({ length: 6 }, () => fresh(url, 'GET', `/api/v1/tasks/${first.id}`, token)),
-      ...Array.from({ length: 6 }, () => fresh(url, 'GET', '/api/v1/tasks?limit=100', token)),
-      fresh(url, 'POST', '/api/v1/auth/login', undefined, credentials),
+      ...Array.from({ length: 6 }, () => freshRequest(url, 'GET', `/api/v1/tasks/${first.id}`, token)),
+      ...Array.from({ length: 6 }, () => freshRequest(url, 'GET', '/api/v1/tasks?limit=100', token)),
+      freshRequest(url, 'POST', '/api/v1/auth/login', undefined, credentials),
     ]);
     assert.deepEqual(new Set(reads.map((r) => r.status)), new Set([200]));
     assert.equal(reads[0]!.body.title, 'before the disk filled', 'the refused PATCH changed nothing');
-    const health = await Promise.all(Array.from({ length: 6 }, () => fresh(url, 'GET', '/health')));
+    const health = await Promise.all(Array.from({ length: 6 }, () => freshRequest(url, 'GET', '/health')));
     assert.deepEqual(new Set(health.map((h) => `${h.status} ${h.body.status} ${h.body.checks.db}`)), new Set(['200 degraded full']));
     const healthWorkers = new Set(server.records().filter((r) => r.message === 'request' && r.route === '/health').map((r) => r.pid));
     assert.equal(healthWorkers.size, 2, 'both workers say so');
@@ -100,9 +62,9 @@ describe('a full database disk', { skip: tmpfsMissing() ?? false }, () => {
     assert.equal(stored, created);
 
     disk.free();
-    const recovered = await Promise.all(Array.from({ length: 6 }, (_, i) => fresh(url, 'POST', '/api/v1/tasks', token, { title: `after ${i}` })));
+    const recovered = await Promise.all(Array.from({ length: 6 }, (_, i) => freshRequest(url, 'POST', '/api/v1/tasks', token, { title: `after ${i}` })));
     assert.deepEqual(new Set(recovered.map((r) => r.status)), new Set([201]), 'writes work again, on both workers, without a restart');
-    const healthy = await Promise.all(Array.from({ length: 6 }, () => fresh(url, 'GET', '/health')));
+    const healthy = await Promise.all(Array.from({ length: 6 }, () => freshRequest(url, 'GET', '/health')));
     assert.deepEqual(new Set(healthy.map((h) => `${h.body.status} ${h.body.checks.db}`)), new Set(['ok up']));
 
     const output = server.output();

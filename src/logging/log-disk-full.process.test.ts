@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { runLoad } from '../test-support/load.js';
-import { startServerProcess, type ServerProcess } from '../test-support/process.js';
-import { mountSmallDisk, tmpfsMissing, type SmallDisk } from '../test-support/tmpfs.js';
+import type { ServerProcess } from '../test-support/process.js';
+import { serverOnSmallDisk, tmpfsMissing, type ServerOnSmallDisk } from '../test-support/tmpfs.js';
 
 const METRICS_TOKEN = 'metrics-token-0123456789';
 
@@ -23,21 +22,15 @@ async function droppedLines(server: ServerProcess): Promise<number> {
 }
 
 describe('a full log disk', { skip: tmpfsMissing() ?? false }, () => {
-  let disk: SmallDisk | undefined;
-  let server: ServerProcess | undefined;
-  after(async () => {
-    server?.kill('SIGKILL');
-    await server?.exited;
-    disk?.unmount();
-  });
+  let running: ServerOnSmallDisk | undefined;
+  after(() => running?.stop());
 
   test('never takes the API down: lines are dropped and counted, one warning, and logging resumes when space frees', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'backend-api-logdisk-'));
-    disk = mountSmallDisk(join(dir, 'logs'), 2 * 1024 * 1024);
-    server = await startServerProcess({ dir, env: { LOG_DIR: disk.dir, METRICS_TOKEN, RATE_LIMIT_MAX: '0' } });
+    running = await serverOnSmallDisk('logs', 2 * 1024 * 1024, { METRICS_TOKEN, RATE_LIMIT_MAX: '0' });
+    const { server, disk } = running;
     let sent = 0;
     const load = async (total: number) => {
-      const result = await runLoad({ baseUrl: server!.url, concurrency: 8, total, next: () => ({ method: 'GET', path: '/health' }) });
+      const result = await runLoad({ baseUrl: server.url, concurrency: 8, total, next: () => ({ method: 'GET', path: '/health' }) });
       sent += result.sent;
       return result;
     };

@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startServerProcess, type ServerProcess } from './process.js';
 
 /** tmpfsMissing says why a test cannot mount a small filesystem here (not root), or null; CI never skips. */
 export function tmpfsMissing(): string | null {
@@ -60,4 +62,36 @@ export function mountSmallDisk(dir: string, bytes: number): SmallDisk {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A server process whose data or log directory is a small disk of its own. */
+export interface ServerOnSmallDisk {
+  readonly server: ServerProcess;
+  readonly disk: SmallDisk;
+  /** stop kills the server (if still running) and unmounts the disk. */
+  stop(): Promise<void>;
+}
+
+/**
+ * serverOnSmallDisk starts a 2-worker server in a fresh directory whose `sub` directory (`data`
+ * holds the database, `logs` is LOG_DIR=logs) is a tmpfs of `bytes`.
+ */
+export async function serverOnSmallDisk(sub: 'data' | 'logs', bytes: number, env: Record<string, string> = {}): Promise<ServerOnSmallDisk> {
+  const dir = mkdtempSync(join(tmpdir(), `backend-api-${sub}disk-`));
+  const disk = mountSmallDisk(join(dir, sub), bytes);
+  try {
+    const server = await startServerProcess({ dir, env: { ...(sub === 'logs' ? { LOG_DIR: 'logs' } : {}), ...env } });
+    return {
+      server,
+      disk,
+      async stop() {
+        server.kill('SIGKILL');
+        await server.exited;
+        disk.unmount();
+      },
+    };
+  } catch (error) {
+    disk.unmount();
+    throw error;
+  }
 }
