@@ -1,6 +1,7 @@
 import winston from 'winston';
 import Transport from 'winston-transport';
-import { openRotatingFile, type FileTrouble, type RotatingFile, type RotatingFileOptions } from './rotating-file.js';
+import type { FileTroubleReporter } from './file-trouble.js';
+import { openRotatingFile, type RotatingFile, type RotatingFileOptions } from './rotating-file.js';
 
 // Symbol.for('message') is the finished line a winston transport writes (triple-beam's MESSAGE).
 const MESSAGE = Symbol.for('message');
@@ -15,13 +16,15 @@ export class RotatingFileTransport extends Transport {
   /** Which files this is: "app" or "error", the label of log_lines_dropped_total. */
   readonly kind: 'app' | 'error';
   private readonly file: RotatingFile;
+  private readonly reporter: FileTroubleReporter;
   private pending: string[] = [];
   private pendingBytes = 0;
   private scheduled = false;
 
-  constructor(kind: 'app' | 'error', file: Omit<RotatingFileOptions, 'onTrouble'>, onTrouble: (trouble: FileTrouble) => void, level?: string) {
+  constructor(kind: 'app' | 'error', file: Omit<RotatingFileOptions, 'onTrouble'>, reporter: FileTroubleReporter, level?: string) {
     super({ format: winston.format.json(), ...(level ? { level } : {}) });
     this.kind = kind;
+    this.reporter = reporter;
     this.file = openRotatingFile({
       ...file,
       onTrouble: (trouble) => {
@@ -30,7 +33,7 @@ export class RotatingFileTransport extends Transport {
           const note = { level: 'warn', message: 'log lines dropped: the log files could not be written', dropped: trouble.dropped, pid: process.pid, timestamp: new Date().toISOString() };
           this.file.write(`${JSON.stringify(note)}\n`, 1);
         }
-        onTrouble(trouble);
+        reporter.trouble(trouble);
       },
     });
   }
@@ -63,7 +66,7 @@ export class RotatingFileTransport extends Transport {
     const lines = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    this.file.write(`${lines.join('\n')}\n`, lines.length);
+    if (this.file.write(`${lines.join('\n')}\n`, lines.length)) this.reporter.wrote();
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -2,7 +2,8 @@ import winston from 'winston';
 import Transport from 'winston-transport';
 import type { Config } from '../config.js';
 import { RotatingFileTransport } from './file-transport.js';
-import { parseSize, type FileTrouble } from './rotating-file.js';
+import { fileTroubleReporter } from './file-trouble.js';
+import { parseSize } from './rotating-file.js';
 
 export type Logger = winston.Logger;
 /** A log record as it crosses process boundaries: only string keys. */
@@ -75,10 +76,10 @@ export function createLogger(config: Pick<Config, 'log'>, options: LoggerOptions
   if (options.files && config.log.dir) {
     const tag = options.fileTag ? `-${options.fileTag}` : '';
     const maxBytes = config.log.maxSize ? parseSize(config.log.maxSize) : null;
-    const onTrouble = fileTroubleReporter(config.log.dir, options.onFileTrouble ?? ((line) => process.stderr.write(`${line}\n`)));
+    const reporter = fileTroubleReporter(config.log.dir, options.onFileTrouble ?? ((line) => process.stderr.write(`${line}\n`)));
     transports.push(
-      new RotatingFileTransport('app', { dir: config.log.dir, prefix: `app${tag}`, maxBytes, keepDays: 14 }, onTrouble),
-      new RotatingFileTransport('error', { dir: config.log.dir, prefix: `error${tag}`, maxBytes, keepDays: 30 }, onTrouble, 'error'),
+      new RotatingFileTransport('app', { dir: config.log.dir, prefix: `app${tag}`, maxBytes, keepDays: 14 }, reporter),
+      new RotatingFileTransport('error', { dir: config.log.dir, prefix: `error${tag}`, maxBytes, keepDays: 30 }, reporter, 'error'),
     );
   }
   if (options.forward) transports.push(new ForwardTransport(options.forward));
@@ -106,39 +107,4 @@ export function appFileWriter(logger: Logger): ((line: string) => void) | null {
 /** fileTransports lists the log files a logger writes. */
 export function fileTransports(logger: Logger): RotatingFileTransport[] {
   return logger.transports.filter((t): t is RotatingFileTransport => t instanceof RotatingFileTransport);
-}
-
-/**
- * fileTroubleReporter says once that the log files cannot be written (not once per line), and
- * once that they can again, with the count of lines lost in between: a full log disk must never
- * take the API down, and must not bury stderr either. A disk on the edge lets small writes through
- * between failures, so "writable again" waits for a quiet spell without failures.
- */
-function fileTroubleReporter(dir: string, say: (line: string) => void, quietMs = 2000): (trouble: FileTrouble) => void {
-  const failing = new Set<string>();
-  let inTrouble = false;
-  let dropped = 0;
-  let settle: NodeJS.Timeout | undefined;
-  const line = (level: string, message: string, meta: Record<string, unknown>) =>
-    JSON.stringify({ level, message, ...meta, dir, pid: process.pid, timestamp: new Date().toISOString() });
-  return function reportFileTrouble(trouble) {
-    if (trouble.state === 'failing') {
-      clearTimeout(settle);
-      failing.add(trouble.prefix);
-      if (!inTrouble) {
-        inTrouble = true;
-        dropped = 0;
-        say(line('warn', 'log files cannot be written; dropping log lines until they can (counted in log_lines_dropped_total)', { error: trouble.error.code ?? trouble.error.message }));
-      }
-      return;
-    }
-    dropped += trouble.dropped;
-    failing.delete(trouble.prefix);
-    if (failing.size > 0) return;
-    settle = setTimeout(() => {
-      inTrouble = false;
-      say(line('info', 'log files writable again', { dropped }));
-    }, quietMs);
-    settle.unref();
-  };
 }
