@@ -25,17 +25,7 @@ export class RotatingFileTransport extends Transport {
     super({ format: winston.format.json(), ...(level ? { level } : {}) });
     this.kind = kind;
     this.reporter = reporter;
-    this.file = openRotatingFile({
-      ...file,
-      onTrouble: (trouble) => {
-        // The file itself says where its gap is and how many lines fell into it.
-        if (trouble.state === 'recovered') {
-          const note = { level: 'warn', message: 'log lines dropped: the log files could not be written', dropped: trouble.dropped, pid: process.pid, timestamp: new Date().toISOString() };
-          this.file.write(`${JSON.stringify(note)}\n`, 1);
-        }
-        reporter.trouble(trouble);
-      },
-    });
+    this.file = openRotatingFile({ ...file, onTrouble: (trouble) => reporter.trouble(trouble) });
   }
 
   /** Lines this transport could not write. */

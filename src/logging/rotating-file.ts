@@ -41,7 +41,8 @@ export function parseSize(size: string): number {
 /**
  * openRotatingFile writes with one synchronous append per batch, so it knows exactly which
  * lines reached the file: a batch that fails (ENOSPC, EIO, EDQUOT) is cut back to the last
- * whole line and counted as dropped, never left half written. Nothing is retried or queued:
+ * whole line and counted as dropped, never left half written, and the next batch that goes in
+ * starts with a JSON line saying how many lines are missing there. Nothing is retried or queued:
  * while the disk is full each batch costs one failing write(2), and the first batch that fits
  * once space is freed goes in. It never throws and never emits an error.
  */
@@ -57,6 +58,8 @@ export function openRotatingFile(options: RotatingFileOptions): RotatingFile {
   let size = 0;
   let dropped = 0;
   let droppedSinceTrouble = 0;
+  // Dropped lines the file does not say are missing yet: the next write that works starts with a note.
+  let unnoted = 0;
   let failing = false;
   // A cut that could not be undone left a partial line: the next write starts on a new line.
   let torn = false;
@@ -133,10 +136,12 @@ export function openRotatingFile(options: RotatingFileOptions): RotatingFile {
     write(text, lines) {
       try {
         ensureOpen();
-        append(text);
+        append(unnoted > 0 ? `${gapNote(unnoted)}\n${text}` : text);
+        unnoted = 0;
       } catch (error) {
         dropped += lines;
         droppedSinceTrouble += lines;
+        unnoted += lines;
         if (!failing) {
           failing = true;
           onTrouble({ state: 'failing', prefix, path: path || nameOf(localDate(), 0), error: error as NodeJS.ErrnoException });
@@ -159,6 +164,11 @@ export function openRotatingFile(options: RotatingFileOptions): RotatingFile {
       fd = null;
     },
   };
+}
+
+/** gapNote is the JSON line that stands where lines could not be written, with how many. */
+function gapNote(dropped: number): string {
+  return JSON.stringify({ level: 'warn', message: 'log lines dropped: the log files could not be written', dropped, pid: process.pid, timestamp: new Date().toISOString() });
 }
 
 function fileSize(path: string): number {
