@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { startCheckpointer } from './db/checkpoint.js';
 import { openDatabase } from './db/database.js';
 import { migrate, quickCheck } from './db/migrations.js';
+import { registerLogMetrics } from './logging/log-metrics.js';
 import { appFileWriter, type Logger } from './logging/logger.js';
 import { createPrimaryMetrics } from './metrics/cluster.js';
 import type { PrimaryMessage, WorkerMessage } from './worker.js';
@@ -39,6 +40,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
   // Holds the per-host rate-limit counts the workers share (alone without Redis, as insurance with it).
   new RateLimiterClusterMaster();
   const metrics = createPrimaryMetrics();
+  registerLogMetrics(metrics.registry, fileSink);
   const writeLine = appFileWriter(fileSink);
   const slots = new Map<number, Slot>();
   const crashes: number[] = [];

@@ -1,5 +1,6 @@
 import { problems } from '../http/errors.js';
 import { isBusyError, type Db } from './database.js';
+import { storageWatch } from './storage.js';
 
 const MAX_RETRIES = 5;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -18,13 +19,20 @@ export type TransactionHold = () => boolean;
  * createWriter returns the one helper every write goes through: BEGIN IMMEDIATE takes the
  * write lock up front (no deadlock between two readers upgrading), and SQLITE_BUSY after
  * busy_timeout is retried with backoff; if it still fails the client gets a 503, never a 500.
+ * A full disk is a 503 storage_full: nothing was stored, reads go on, and the next write after
+ * space frees simply succeeds (SQLite rolled the failed transaction back).
  */
 export function createWriter(db: Db, onBusyRetry: () => void = () => {}, hold: TransactionHold = () => false): Writer {
+  const storage = storageWatch(db);
+
   function retryBusy<T>(attempt: () => T): T {
     for (let retries = 0; ; retries++) {
       try {
-        return attempt();
+        const result = attempt();
+        storage.wrote();
+        return result;
       } catch (error) {
+        if (storage.isFull(error)) throw problems.storageFull(error);
         if (!isBusyError(error)) throw error;
         if (retries >= MAX_RETRIES) throw problems.databaseBusy(error);
         onBusyRetry();
@@ -41,7 +49,7 @@ export function createWriter(db: Db, onBusyRetry: () => void = () => {}, hold: T
       return work();
     } catch (error) {
       db.exec('ROLLBACK');
-      throw error;
+      throw storage.isFull(error) ? problems.storageFull(error) : error;
     }
   };
 }

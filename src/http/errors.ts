@@ -89,6 +89,11 @@ export const problems = {
     new AppError(500, 'internal_error', 'Internal server error', 'An unexpected error occurred; it has been logged with the request id.', { cause }),
   databaseBusy: (cause?: unknown) =>
     new AppError(503, 'database_busy', 'Service busy', 'The database is busy; retry shortly.', { cause, headers: { 'Retry-After': '1' } }),
+  storageFull: (cause?: unknown) =>
+    new AppError(503, 'storage_full', 'Storage full', 'The server has no disk space left to store this; nothing was changed, and reads still work. Retry later.', {
+      cause,
+      headers: { 'Retry-After': '30' },
+    }),
   unavailable: (detail: string, retryAfterSeconds = 1) =>
     new AppError(503, 'service_unavailable', 'Service unavailable', detail, { headers: { 'Retry-After': String(retryAfterSeconds) } }),
 } as const;

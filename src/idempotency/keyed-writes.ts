@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/database.js';
+import { storageWatch } from '../db/storage.js';
 import type { TransactionHold } from '../db/write.js';
 import { problemBody, problems, type AppError } from '../http/errors.js';
 import type { Logger } from '../logging/logger.js';
@@ -46,6 +47,7 @@ export interface KeyedWrites {
  */
 export function createKeyedWrites(db: Db, store: IdempotencyStore, logger: Logger): KeyedWrites {
   const current = new AsyncLocalStorage<KeyedRequest>();
+  const storage = storageWatch(db);
 
   function hold(): boolean {
     const request = current.getStore();
@@ -95,6 +97,7 @@ export function createKeyedWrites(db: Db, store: IdempotencyStore, logger: Logge
             // Another copy of this request committed first: answer as it did.
             const first = isPrimaryKeyViolation(error) ? store.find(scope, key) : undefined;
             if (first) return first.fingerprint === fingerprint ? { replay: first } : { problem: problems.idempotencyKeyReused() };
+            if (storage.isFull(error)) return { problem: problems.storageFull(error) };
             logger.error('a keyed write failed to commit', { requestId: req.id, error });
             return { problem: problems.internal(error) };
           }

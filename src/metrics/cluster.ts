@@ -41,6 +41,8 @@ export function metricsCollector(metrics: Metrics): () => Promise<MetricsText> {
 
 /** PrimaryMetrics is the primary's side: its own counters, and the aggregation a worker asks for. */
 export interface PrimaryMetrics {
+  /** The primary's own registry, where its other instruments register too. */
+  readonly registry: Registry;
   readonly workerRestarts: Counter;
   handle(worker: Worker, message: unknown): boolean;
 }
@@ -56,6 +58,7 @@ export function createPrimaryMetrics(): PrimaryMetrics {
     registers: [own],
   });
   return {
+    registry: own,
     workerRestarts,
     handle(worker, message) {
       if ((message as MetricsRequest | null)?.type !== 'metrics-request') return false;
