@@ -7,6 +7,7 @@ import { openDatabase } from './db/database.js';
 import { migrate, quickCheck } from './db/migrations.js';
 import { appFileWriter, type Logger } from './logging/logger.js';
 import { createPrimaryMetrics } from './metrics/cluster.js';
+import { startPrimaryStatus } from './status/primary-status.js';
 import type { PrimaryMessage, WorkerMessage } from './worker.js';
 
 const CRASH_WINDOW_MS = 60_000;
@@ -39,6 +40,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
   // Holds the per-host rate-limit counts the workers share (alone without Redis, as insurance with it).
   new RateLimiterClusterMaster();
   const metrics = createPrimaryMetrics();
+  const status = startPrimaryStatus({ databasePath: config.database.path, workerRestarts: metrics.workerRestarts, logger });
   const writeLine = appFileWriter(fileSink);
   const slots = new Map<number, Slot>();
   const crashes: number[] = [];
@@ -58,8 +60,8 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
           if (typeof record !== 'string') fileSink.log(record);
           else writeLine?.(record);
         }
-      } else {
-        metrics.handle(worker, message);
+      } else if (!metrics.handle(worker, message)) {
+        status.handle(worker, message);
       }
     });
     worker.on('exit', (code, signal) => onExit(slot, code, signal));
@@ -138,6 +140,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
       exitCode = exitCode || 1;
     }
     stopCheckpointer();
+    status.stop();
     try {
       db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {

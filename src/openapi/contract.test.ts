@@ -59,7 +59,7 @@ describe('role matrix generated from openapi.yaml', () => {
   test('covers every operation that declares x-roles', () => {
     assert.deepEqual(
       protectedOps.map((op) => op.id).sort(),
-      ['changePassword', 'createTask', 'deleteTask', 'getCurrentUser', 'getTask', 'listTasks', 'listUsers', 'logoutUser', 'updateTask', 'updateUser'],
+      ['changePassword', 'createTask', 'deleteTask', 'getCurrentUser', 'getStatus', 'getTask', 'listTasks', 'listUsers', 'logoutUser', 'updateTask', 'updateUser'],
     );
   });
 
