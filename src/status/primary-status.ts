@@ -50,12 +50,14 @@ export function startPrimaryStatus({ databasePath, workerRestarts, logger }: Pri
   }
 
   async function tick(): Promise<void> {
+    // The interval ends when the samples are asked for: everything counted before is in them.
+    const at = Date.now();
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
     const tickId = ++ticks;
     const samples = (await Promise.all(workers.map((w) => ask(w, `${tickId}/${w.id}`)))).filter((s): s is ProcessSample => s !== null);
     const restarts = (await workerRestarts.get()).values[0]?.value ?? 0;
     const live = Object.values(cluster.workers ?? {}).flatMap((w) => (w?.process.pid ? [w.process.pid] : []));
-    ring.record(Date.now(), samples, live, { ...databaseBytes(databasePath), primaryRssBytes: process.memoryUsage().rss, restarts });
+    ring.record(at, samples, live, { ...databaseBytes(databasePath), primaryRssBytes: process.memoryUsage().rss, restarts });
   }
 
   const stop = everyInterval(tick, SAMPLE_INTERVAL_MS, (error) => logger.warn('status sampling failed', { error }));

@@ -61,7 +61,8 @@ function sampleAlone(deps: StatusSourceDeps, sample: () => ReturnType<typeof tak
   everyInterval(
     async () => {
       if (deps.lifecycle.state === 'stopping') return false;
-      ring.record(Date.now(), [await sample()], [process.pid], { ...databaseBytes(deps.databasePath), primaryRssBytes: null, restarts: 0 });
+      const at = Date.now();
+      ring.record(at, [await sample()], [process.pid], { ...databaseBytes(deps.databasePath), primaryRssBytes: null, restarts: 0 });
     },
     SAMPLE_INTERVAL_MS,
     (error) => deps.logger.warn('status sampling failed', { error }),

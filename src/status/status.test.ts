@@ -1,32 +1,11 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import type { ApiClient } from '../test-support/client.js';
 import { startTestApp, type TestApp } from '../test-support/app.js';
 import { sumSamples } from '../test-support/metrics-text.js';
-import { quantileMs, type StatusReport } from './report.js';
+import { METRICS_TOKEN, scrapeMetrics, statusAfter } from '../test-support/status.js';
+import { quantileMs } from './report.js';
 import { createSampleRing } from './ring.js';
 import type { ProcessSample } from './sample.js';
-
-const METRICS_TOKEN = 'metrics-token-0123456789';
-
-/** statusAfter polls GET /api/v1/status until its latest interval ended after `time` (the server samples every 2 s). */
-export async function statusAfter(api: ApiClient, token: string, time: number): Promise<StatusReport> {
-  for (let i = 0; i < 100; i++) {
-    const response = await api.get<StatusReport>('/api/v1/status', { token });
-    assert.equal(response.status, 200, response.text);
-    if (response.body.sampledAt !== null && Date.parse(response.body.sampledAt) > time) return response.body;
-    await sleep(200);
-  }
-  throw new Error('no status sampled after the traffic');
-}
-
-/** scrape returns the /metrics text. */
-export async function scrape(url: string): Promise<string> {
-  const response = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
-  assert.equal(response.status, 200);
-  return response.text();
-}
 
 describe('GET /api/v1/status in a process on its own', () => {
   let app: TestApp;
@@ -46,7 +25,7 @@ describe('GET /api/v1/status in a process on its own', () => {
     }
     assert.ok((statuses[429] ?? 0) > 0 && (statuses[200] ?? 0) > 0, JSON.stringify(statuses));
     const status = await statusAfter(app.api, admin.token, Date.now());
-    const text = await scrape(app.url);
+    const text = await scrapeMetrics(app.url);
 
     assert.equal(status.mode, 'standalone');
     assert.equal(status.primary, null);
