@@ -9,6 +9,7 @@ const SWAGGER_DIST = 'node_modules/swagger-ui-dist';
 export const PAGE_ASSETS = [
   'public/index.html',
   'public/app.js',
+  'public/status.js',
   'public/style.css',
   `${SWAGGER_DIST}/swagger-ui.css`,
   `${SWAGGER_DIST}/swagger-ui-bundle.js`,
@@ -87,6 +88,7 @@ export function pagesRouter(document: object): Router {
 
   router.get('/', file('public/index.html', REVALIDATE));
   router.get('/app.js', file('public/app.js', REVALIDATE));
+  router.get('/status.js', file('public/status.js', REVALIDATE));
   router.get('/style.css', file('public/style.css', REVALIDATE));
   router.get('/openapi.json', send(JSON.stringify(document), TYPES.json!, REVALIDATE));
   router.get('/openapi.yaml', send(stringify(document), TYPES.yaml!, REVALIDATE));

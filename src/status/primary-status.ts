@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger.js';
 import { buildReport, type StatusReport } from './report.js';
 import { createSampleRing } from './ring.js';
 import type { ProcessSample } from './sample.js';
-import { HISTORY_INTERVALS, SAMPLE_INTERVAL_MS, databaseBytes, everyInterval } from './sampler.js';
+import { HISTORY_INTERVALS, HISTORY_SECONDS, SAMPLE_INTERVAL_MS, databaseBytes, everyInterval } from './sampler.js';
 
 /** The status messages between the primary and its workers. */
 export type StatusMessage =
@@ -70,7 +70,7 @@ export function startPrimaryStatus({ databasePath, workerRestarts, logger }: Pri
         return true;
       }
       if (m?.type !== 'status-request') return false;
-      const meta = { mode: 'cluster' as const, sampleIntervalSeconds: SAMPLE_INTERVAL_MS / 1000, primary: { pid: process.pid, startedAt: primaryStartedAt }, now: Date.now() };
+      const meta = { mode: 'cluster' as const, sampleIntervalSeconds: SAMPLE_INTERVAL_MS / 1000, historySeconds: HISTORY_SECONDS, primary: { pid: process.pid, startedAt: primaryStartedAt }, now: Date.now() };
       let reply: StatusMessage;
       try {
         reply = { type: 'status-response', id: m.id, report: buildReport(ring, meta) };

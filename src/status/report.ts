@@ -12,6 +12,8 @@ export type StatusMode = 'cluster' | 'pm2' | 'standalone';
 export interface StatusMeta {
   readonly mode: StatusMode;
   readonly sampleIntervalSeconds: number;
+  /** How far back the history reaches once the ring is full. */
+  readonly historySeconds: number;
   readonly primary: { readonly pid: number; readonly startedAt: number } | null;
   readonly now: number;
 }
@@ -121,6 +123,7 @@ export function buildReport(ring: SampleRing, meta: StatusMeta) {
     mode: meta.mode,
     sampledAt: last ? new Date(last.at).toISOString() : null,
     sampleIntervalSeconds: meta.sampleIntervalSeconds,
+    historySeconds: meta.historySeconds,
     summarySeconds: SUMMARY_SECONDS,
     summary: { ...rates(sumRoutes(recent, size), recentSeconds, bounds), cacheHitRatio: ratio(sum(recent, 'cacheHits'), sum(recent, 'cacheMisses')) },
     totals: { requests: totals.count, serverErrors: totals.serverErrors, rateLimited: totals.rateLimited, cacheHits, cacheMisses },

@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 /** How often the group is sampled, and how many intervals are kept: five minutes of history. */
 export const SAMPLE_INTERVAL_MS = 2000;
 export const HISTORY_INTERVALS = 150;
+export const HISTORY_SECONDS = (SAMPLE_INTERVAL_MS * HISTORY_INTERVALS) / 1000;
 
 /** databaseBytes measures the SQLite file and its WAL (0 for a file that is not there, e.g. the WAL after a TRUNCATE checkpoint). */
 export function databaseBytes(path: string): { dbBytes: number; walBytes: number } {

@@ -7,7 +7,7 @@ import type { StatusMessage } from './primary-status.js';
 import { buildReport, type StatusMode, type StatusReport } from './report.js';
 import { createSampleRing } from './ring.js';
 import { takeSample } from './sample.js';
-import { HISTORY_INTERVALS, SAMPLE_INTERVAL_MS, databaseBytes, everyInterval } from './sampler.js';
+import { HISTORY_INTERVALS, HISTORY_SECONDS, SAMPLE_INTERVAL_MS, databaseBytes, everyInterval } from './sampler.js';
 
 /** A StatusSource answers with the status report of the group this process serves for. */
 export type StatusSource = () => Promise<StatusReport>;
@@ -67,6 +67,6 @@ function sampleAlone(deps: StatusSourceDeps, sample: () => ReturnType<typeof tak
     SAMPLE_INTERVAL_MS,
     (error) => deps.logger.warn('status sampling failed', { error }),
   );
-  const meta = () => ({ mode: deps.mode, sampleIntervalSeconds: SAMPLE_INTERVAL_MS / 1000, primary: null, now: Date.now() });
+  const meta = () => ({ mode: deps.mode, sampleIntervalSeconds: SAMPLE_INTERVAL_MS / 1000, historySeconds: HISTORY_SECONDS, primary: null, now: Date.now() });
   return async () => buildReport(ring, meta());
 }
