@@ -84,7 +84,7 @@ export function buildApp(deps: AppDeps): Express {
     ...authHandlers({ users, tokens, passwords, loginGuard, basePath: API_BASE }),
     ...userHandlers({ users }),
     ...taskHandlers({ tasks, basePath: API_BASE }),
-    ...metricsHandlers({ token: config.metricsToken, collect: metricsCollector(metrics) }),
+    ...metricsHandlers({ token: config.metricsToken, collect: metricsCollector(metrics, mode === 'cluster') }),
     ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState }),
     ...statusHandlers({ source: status }),
   };
