@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { ApiClient } from '../test-support/client.js';
 import { runLoad } from '../test-support/load.js';
 import { sumSamples } from '../test-support/metrics-text.js';
 import { startServerProcess, type ServerProcess } from '../test-support/process.js';
-import { METRICS_TOKEN, scrapeMetrics, statusAfter } from '../test-support/status.js';
+import { METRICS_TOKEN, oneConnection, scrapeMetrics, statusAfter } from '../test-support/status.js';
 import type { StatusReport } from './report.js';
 
 const listeningPids = (server: ServerProcess) => server.records().filter((r) => r.message === 'listening').map((r) => r.pid as number);
@@ -77,6 +78,71 @@ describe('GET /api/v1/status across cluster workers', () => {
     const afterText = await scrapeMetrics(server.url);
     assertRoutesAgree(after, afterText);
     assert.ok(after.totals.requests < status.totals.requests, 'the dead worker took its counts away, as from /metrics');
+    server.kill('SIGTERM');
+    assert.equal((await server.exited).code, 0);
+  });
+
+  test('a hung worker (SIGSTOP) does not stall the sampling: the view goes on from the other worker, which lists it with its last sample', async () => {
+    const server = await startServerProcess({ env: { WORKERS: '2' } });
+    servers.push(server);
+    const api = new ApiClient(server.url);
+    const admin = await api.signUp('admin');
+    const [stopped] = listeningPids(server);
+    process.kill(stopped as number, 'SIGSTOP');
+    try {
+      const stoppedAt = Date.now();
+      // New connections may be handed to the stopped worker: ask over several at once, and take an answer sampled since the stop.
+      const ask = async () => {
+        const response = await fetch(`${server.url}/api/v1/status`, { headers: { authorization: `Bearer ${admin.token}`, connection: 'close' }, signal: AbortSignal.timeout(4000) });
+        const status = (await response.json()) as StatusReport;
+        if (Date.parse(status.sampledAt ?? '0') <= stoppedAt + 2500) throw new Error('not sampled since the stop yet');
+        return status;
+      };
+      let answer: StatusReport | undefined;
+      while (!answer && Date.now() < stoppedAt + 20_000) {
+        answer = await Promise.any(Array.from({ length: 6 }, ask)).catch(() => undefined);
+        if (!answer) await sleep(250);
+      }
+      assert.ok(answer, 'the other worker answered with a fresh sample');
+      assert.deepEqual(answer.workers.map((w) => w.pid).sort(), listeningPids(server).sort(), 'the stopped worker is still listed, with its last sample');
+    } finally {
+      process.kill(stopped as number, 'SIGCONT');
+    }
+    const woke = Date.now();
+    const after = await statusAfter(api, admin.token, woke + 2500);
+    assert.equal(after.workers.length, 2);
+    assert.equal(after.restarts, 0);
+    server.kill('SIGTERM');
+    assert.equal((await server.exited).code, 0);
+  });
+
+  test('while the primary does not answer (SIGSTOP), the operation is a 503 problem with Retry-After, not a hang', async () => {
+    const server = await startServerProcess({ env: { WORKERS: '1' } });
+    servers.push(server);
+    const api = new ApiClient(server.url);
+    const admin = await api.signUp('admin');
+    // The primary hands out new connections: this one is open before it stops.
+    const instance = oneConnection(server.url);
+    try {
+      assert.equal((await instance.get('/api/v1/status', admin.token)).status, 200);
+      server.kill('SIGSTOP');
+      const asked = Date.now();
+      let refused;
+      try {
+        refused = await instance.get('/api/v1/status', admin.token);
+      } finally {
+        server.kill('SIGCONT');
+      }
+      const waitedMs = Date.now() - asked;
+      assert.equal(refused.status, 503, refused.text);
+      assert.equal(refused.body.code, 'service_unavailable');
+      assert.equal(refused.headers['retry-after'], '1');
+      assert.ok(waitedMs < 10_000, `answered after ${waitedMs} ms`);
+      await sleep(100);
+      assert.equal((await instance.get('/api/v1/status', admin.token)).status, 200, 'and it answers again once the primary is back');
+    } finally {
+      instance.close();
+    }
     server.kill('SIGTERM');
     assert.equal((await server.exited).code, 0);
   });

@@ -57,6 +57,14 @@ describe('GET /api/v1/status in a process on its own', () => {
     assert.deepEqual([...new Set(responses.map((r) => r.status))], [200]);
     assert.equal(responses[0]!.headers.get('cache-control'), 'no-store');
   });
+
+  test('it takes no parameters: any query is a 400 naming it', async () => {
+    for (const query of ['window=999999', 'routes=-1', 'x=%00', `${'a'.repeat(2000)}=1`]) {
+      const response = await app.api.get(`/api/v1/status?${query}`, { token: admin.token });
+      assert.equal(response.status, 400, query);
+      assert.equal(response.body.code, 'validation_failed');
+    }
+  });
 });
 
 describe('status sampling', () => {

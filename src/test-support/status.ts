@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:http';
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StatusReport } from '../status/report.js';
 import type { ApiClient } from './client.js';
@@ -38,7 +38,7 @@ export async function scrapeMetrics(url: string): Promise<string> {
 export function oneConnection(baseUrl: string) {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const get = (path: string, token: string) =>
-    new Promise<{ status: number; text: string; body: any }>((resolve, reject) => {
+    new Promise<{ status: number; headers: IncomingHttpHeaders; text: string; body: any }>((resolve, reject) => {
       const req = request(new URL(path, baseUrl), { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -48,7 +48,7 @@ export function oneConnection(baseUrl: string) {
           const type = res.headers['content-type'] ?? null;
           const body: unknown = /json/.test(type ?? '') ? JSON.parse(text) : text;
           assertMatchesContract('GET', new URL(path, baseUrl).pathname, res.statusCode ?? 0, type, body);
-          resolve({ status: res.statusCode ?? 0, text, body });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body });
         });
       });
       req.on('error', reject).end();
