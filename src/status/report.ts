@@ -1,5 +1,5 @@
 import type { DependencyState } from '../health/routes.js';
-import { emptyCounts, type Interval, type SampleRing } from './ring.js';
+import { addCounts, emptyCounts, type Interval, type SampleRing } from './ring.js';
 import type { RouteCounts } from './sample.js';
 
 /** How many of the busiest routes the report details, and over how long its summary runs. */
@@ -49,17 +49,12 @@ export function quantileMs(q: number, bounds: readonly number[], buckets: readon
   return round((lower + ((bounds[at] as number) - lower) * fraction) * 1000);
 }
 
-/** sumRoutes adds up the counts of the given routes (all when keys is omitted) over some intervals. */
-function sumRoutes(intervals: readonly Interval[], size: number, keys?: ReadonlySet<string>): RouteCounts {
+/** sumCounts adds up counts over some intervals: every route's, or one route's when key is given. */
+function sumCounts(intervals: readonly Interval[], size: number, key?: string): RouteCounts {
   const total = emptyCounts(size);
   for (const interval of intervals) {
-    for (const [key, counts] of interval.routes) {
-      if (keys && !keys.has(key)) continue;
-      total.count += counts.count;
-      total.serverErrors += counts.serverErrors;
-      total.rateLimited += counts.rateLimited;
-      counts.buckets.forEach((n, i) => (total.buckets[i] = (total.buckets[i] ?? 0) + n));
-    }
+    const counts = key === undefined ? interval.total : interval.routes.get(key);
+    if (counts) addCounts(total, counts);
   }
   return total;
 }
@@ -125,7 +120,7 @@ export function buildReport(ring: SampleRing, meta: StatusMeta) {
     sampleIntervalSeconds: meta.sampleIntervalSeconds,
     historySeconds: meta.historySeconds,
     summarySeconds: SUMMARY_SECONDS,
-    summary: { ...rates(sumRoutes(recent, size), recentSeconds, bounds), cacheHitRatio: ratio(sum(recent, 'cacheHits'), sum(recent, 'cacheMisses')) },
+    summary: { ...rates(sumCounts(recent, size), recentSeconds, bounds), cacheHitRatio: ratio(sum(recent, 'cacheHits'), sum(recent, 'cacheMisses')) },
     totals: { requests: totals.count, serverErrors: totals.serverErrors, rateLimited: totals.rateLimited, cacheHits, cacheMisses },
     primary: meta.primary && { pid: meta.primary.pid, uptimeSeconds: uptime(meta.primary.startedAt, meta.now), rssBytes: last?.primaryRssBytes ?? 0 },
     workers: latest.map((s) => ({
@@ -142,7 +137,7 @@ export function buildReport(ring: SampleRing, meta: StatusMeta) {
     memory: { rssBytes: last?.rssBytes ?? 0, heapUsedBytes: last?.heapUsedBytes ?? 0 },
     history: intervals.map((i) => ({
       at: new Date(i.at).toISOString(),
-      ...rates(sumRoutes([i], size), i.seconds, bounds),
+      ...rates(i.total, i.seconds, bounds),
       cacheHitRatio: ratio(i.cacheHits, i.cacheMisses),
       rssBytes: i.rssBytes,
       heapUsedBytes: i.heapUsedBytes,
@@ -151,10 +146,10 @@ export function buildReport(ring: SampleRing, meta: StatusMeta) {
     })),
     routes: busiest.map((key) => {
       const [method = '', route = ''] = key.split(' ');
-      const only = new Set([key]);
       const total = routeTotals.get(key) ?? emptyCounts(size);
-      const now = rates(sumRoutes(recent, size, only), recentSeconds, bounds);
-      const points = intervals.map((i) => rates(sumRoutes([i], size, only), i.seconds, bounds));
+      const now = rates(sumCounts(recent, size, key), recentSeconds, bounds);
+      const none = emptyCounts(size);
+      const points = intervals.map((i) => rates(i.routes.get(key) ?? none, i.seconds, bounds));
       return {
         method,
         route,

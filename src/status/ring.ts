@@ -14,6 +14,8 @@ export interface Interval extends HostFacts {
   readonly at: number;
   readonly seconds: number;
   readonly routes: ReadonlyMap<string, RouteCounts>;
+  /** Every route together, added up once here rather than at each report. */
+  readonly total: RouteCounts;
   readonly cacheHits: number;
   readonly cacheMisses: number;
   readonly rssBytes: number;
@@ -33,7 +35,7 @@ export interface SampleRing {
 }
 
 /** addCounts adds `b` (or b − base, for an increment) into `into`, bucket by bucket. */
-function addCounts(into: RouteCounts, b: RouteCounts, base?: RouteCounts): void {
+export function addCounts(into: RouteCounts, b: RouteCounts, base?: RouteCounts): void {
   into.count += b.count - (base?.count ?? 0);
   into.serverErrors += b.serverErrors - (base?.serverErrors ?? 0);
   into.rateLimited += b.rateLimited - (base?.rateLimited ?? 0);
@@ -79,6 +81,8 @@ export function createSampleRing(capacity: number, startedAt = Date.now()): Samp
       cacheMisses += sample.cacheMisses - (base?.cacheMisses ?? 0);
       previous.set(sample.pid, sample);
     }
+    const total = emptyCounts(bounds.length + 1);
+    for (const counts of routes.values()) addCounts(total, counts);
     for (const pid of previous.keys()) if (!live.includes(pid)) previous.delete(pid);
     const current = [...previous.values()];
     ring.push({
@@ -86,6 +90,7 @@ export function createSampleRing(capacity: number, startedAt = Date.now()): Samp
       at,
       seconds: Math.max(0.001, (at - lastAt) / 1000),
       routes,
+      total,
       byPid,
       cacheHits,
       cacheMisses,
