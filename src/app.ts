@@ -28,6 +28,8 @@ import { createMetrics } from './metrics/metrics.js';
 import { metricsHandlers } from './metrics/routes.js';
 import { operationsRouter } from './openapi/router.js';
 import { pagesRouter } from './pages/routes.js';
+import { statusHandlers } from './status/routes.js';
+import { statusSource } from './status/source.js';
 import { loadSpec, type Operation, type Spec } from './openapi/spec.js';
 import { createTaskRepository } from './tasks/repository.js';
 import { taskHandlers } from './tasks/routes.js';
@@ -82,13 +84,16 @@ export function buildApp(deps: AppDeps): Express {
       : memoryStore();
   const generation = generationReader(db);
   const redisState = (): DependencyState => redis?.state() ?? 'disabled';
+  const mode = config.pm2Instance !== null ? 'pm2' : cluster.isWorker ? 'cluster' : 'standalone';
+  const status = statusSource({ mode, metrics, redisState, databasePath: config.database.path, lifecycle: deps.lifecycle, logger });
 
   const handlers = {
     ...authHandlers({ users, tokens, passwords, loginGuard, basePath: API_BASE }),
     ...userHandlers({ users }),
     ...taskHandlers({ tasks, basePath: API_BASE }),
-    ...metricsHandlers({ token: config.metricsToken, collect: metricsCollector(metrics) }),
+    ...metricsHandlers({ token: config.metricsToken, collect: metricsCollector(metrics, mode === 'cluster') }),
     ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState }),
+    ...statusHandlers({ source: status }),
   };
 
   const pages = pagesRouter(spec.document);

@@ -8,6 +8,7 @@ import { migrate, quickCheck } from './db/migrations.js';
 import { registerLogMetrics } from './logging/log-metrics.js';
 import { appFileWriter, type Logger } from './logging/logger.js';
 import { createPrimaryMetrics } from './metrics/cluster.js';
+import { startPrimaryStatus } from './status/primary-status.js';
 import type { PrimaryMessage, WorkerMessage } from './worker.js';
 
 const CRASH_WINDOW_MS = 60_000;
@@ -41,6 +42,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
   new RateLimiterClusterMaster();
   const metrics = createPrimaryMetrics();
   registerLogMetrics(metrics.registry, fileSink);
+  const status = startPrimaryStatus({ databasePath: config.database.path, workerRestarts: metrics.workerRestarts, logger });
   const writeLine = appFileWriter(fileSink);
   const slots = new Map<number, Slot>();
   const crashes: number[] = [];
@@ -60,8 +62,8 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
           if (typeof record !== 'string') fileSink.log(record);
           else writeLine?.(record);
         }
-      } else {
-        metrics.handle(worker, message);
+      } else if (!metrics.handle(worker, message)) {
+        status.handle(worker, message);
       }
     });
     worker.on('exit', (code, signal) => onExit(slot, code, signal));
@@ -140,6 +142,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
       exitCode = exitCode || 1;
     }
     stopCheckpointer();
+    status.stop();
     try {
       db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {

@@ -12,7 +12,9 @@ import { projectRoot } from '../assets.js';
 import { schemaVersion } from '../db/migrations.js';
 import { testEnv } from '../test-support/app.js';
 import { runLoad } from '../test-support/load.js';
+import { sumSamples } from '../test-support/metrics-text.js';
 import { freePort } from '../test-support/process.js';
+import { METRICS_TOKEN, oneConnection } from '../test-support/status.js';
 
 const require = createRequire(import.meta.url);
 const pm2Bin = join(projectRoot, 'node_modules', '.bin', 'pm2');
@@ -80,7 +82,7 @@ describe('PM2 cluster mode', () => {
   });
 
   describe('running under pm2', () => {
-    const harness = pm2Harness({});
+    const harness = pm2Harness({ METRICS_TOKEN });
     const { dir, env, pm2, lifecycleLines, online } = harness;
 
     test('starts two instances that migrated the database exactly once', async () => {
@@ -124,6 +126,35 @@ describe('PM2 cluster mode', () => {
       assert.equal(result.failures.length, 0, `${JSON.stringify(failedAt)}\n${lifecycleLines().join('\n').slice(-5000)}`);
       assert.deepEqual(Object.keys(result.statuses).sort(), ['200', '201']);
       assert.ok(now.every((pid) => !before.includes(pid)), 'every instance was replaced');
+    });
+
+    test('the status view covers the instance that answers, as /metrics does, and the two agree', async () => {
+      const base = `http://127.0.0.1:${harness.port}`;
+      const headers = { 'content-type': 'application/json' };
+      const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers, body: JSON.stringify({ email: 'admin@example.com', password: 'secret123' }) });
+      const { token } = (await login.json()) as { token: string };
+      const instance = oneConnection(base);
+      try {
+        for (let i = 0; i < 20; i++) assert.equal((await instance.get('/api/v1/tasks', token)).status, 200);
+        const sent = Date.now();
+        let status = (await instance.get('/api/v1/status', token)).body;
+        for (let i = 0; i < 50 && Date.parse(status.sampledAt ?? '0') <= sent + 100; i++) {
+          await sleep(200);
+          status = (await instance.get('/api/v1/status', token)).body;
+        }
+        const metrics = await instance.get('/metrics', METRICS_TOKEN);
+        assert.equal(metrics.status, 200);
+        const pids = (JSON.parse(pm2('jlist')) as Array<{ pid: number }>).map((p) => p.pid);
+        assert.equal(status.mode, 'pm2');
+        assert.equal(status.primary, null);
+        assert.equal(status.workers.length, 1);
+        assert.ok(pids.includes(status.workers[0].pid), `${status.workers[0].pid} is one of ${pids}`);
+        const tasks = status.routes.find((r: { route: string }) => r.route === '/api/v1/tasks');
+        assert.ok(tasks.requests >= 20);
+        assert.equal(tasks.requests, sumSamples(metrics.text, 'http_requests_total', { method: 'GET', route: '/api/v1/tasks' }));
+      } finally {
+        instance.close();
+      }
     });
   });
 

@@ -10,12 +10,13 @@ type MetricsResponse = { type: 'metrics-response'; id: string; text?: string; er
 const TIMEOUT_MS = 5000;
 
 /**
- * metricsCollector returns how /metrics gathers its text. In a cluster worker it asks the
+ * metricsCollector returns how /metrics gathers its text. In a worker of our cluster it asks the
  * primary, which aggregates every worker's registry (prom-client's AggregatorRegistry) and adds
- * its own; a process on its own reports just itself.
+ * its own; a process on its own, or a PM2 instance (a cluster worker whose primary is PM2's),
+ * reports just itself.
  */
-export function metricsCollector(metrics: Metrics): () => Promise<MetricsText> {
-  if (!cluster.isWorker) {
+export function metricsCollector(metrics: Metrics, ourCluster = cluster.isWorker): () => Promise<MetricsText> {
+  if (!ourCluster) {
     return async () => ({ contentType: metrics.registry.contentType, text: await metrics.registry.metrics() });
   }
   // Constructing one installs the listener that answers the primary's requests for this registry.

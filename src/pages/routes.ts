@@ -9,6 +9,7 @@ const SWAGGER_DIST = 'node_modules/swagger-ui-dist';
 export const PAGE_ASSETS = [
   'public/index.html',
   'public/app.js',
+  'public/status.js',
   'public/style.css',
   `${SWAGGER_DIST}/swagger-ui.css`,
   `${SWAGGER_DIST}/swagger-ui-bundle.js`,
@@ -98,6 +99,7 @@ export function pagesRouter(document: object): Pages {
 
   get('/', file('public/index.html', REVALIDATE));
   get('/app.js', file('public/app.js', REVALIDATE));
+  get('/status.js', file('public/status.js', REVALIDATE));
   get('/style.css', file('public/style.css', REVALIDATE));
   get('/openapi.json', send(JSON.stringify(document), TYPES.json!, REVALIDATE));
   get('/openapi.yaml', send(stringify(document), TYPES.yaml!, REVALIDATE));
