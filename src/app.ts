@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { authLoader, requireRole } from './auth/middleware.js';
@@ -11,7 +10,7 @@ import { createWriter } from './db/write.js';
 import { healthHandlers, type DependencyState, type Lifecycle } from './health/routes.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, notFound } from './http/error-handler.js';
-import { loggerRequestLog, requestContext, type RequestLogger } from './http/request-context.js';
+import { loggerRequestLog, requestContext } from './http/request-context.js';
 import './http/types.js';
 import { memoryStore, redisStore } from './cache/stores.js';
 import { generationReader, responseCache } from './cache/response-cache.js';
@@ -21,11 +20,10 @@ import { limiterFactory } from './rate-limit/limiters.js';
 import { createLoginGuard } from './rate-limit/login-guard.js';
 import { globalRateLimit } from './rate-limit/middleware.js';
 import type { RedisHandle } from './redis/client.js';
-import { metricsCollector } from './metrics/cluster.js';
-import { createMetrics } from './metrics/metrics.js';
 import { metricsHandlers } from './metrics/routes.js';
 import { operationsRouter } from './openapi/router.js';
 import { pagesRouter } from './pages/routes.js';
+import type { ProcessModel } from './process/model.js';
 import { loadSpec, type Operation, type Spec } from './openapi/spec.js';
 import { createTaskRepository } from './tasks/repository.js';
 import { taskHandlers } from './tasks/routes.js';
@@ -41,8 +39,8 @@ export interface AppDeps {
   readonly spec?: Spec;
   /** Shared cache and rate-limit counts; without it both are kept on this host. */
   readonly redis?: RedisHandle | null;
-  /** Writes the one line per request (default: through logger, at info). */
-  readonly logRequest?: RequestLogger;
+  /** What the process model gives: where rate-limit counts live, how /metrics gathers, where request lines go. */
+  readonly model: ProcessModel;
   /** Called with the operationId once a request passed its guards and validation (tests use it to prove a refused one ran nothing). */
   readonly observe?: (operationId: string) => void;
 }
@@ -51,21 +49,17 @@ const API_BASE = '/api/v1';
 
 /** buildApp assembles the Express app; it never listens. */
 export function buildApp(deps: AppDeps): Express {
-  const { config, db, logger } = deps;
+  const { config, db, logger, model } = deps;
   const spec = deps.spec ?? loadSpec(undefined, config.cache.ttlSeconds || undefined);
   const redis = deps.redis ?? null;
-  // This process's instruments; /metrics gathers them (with every worker's, in cluster mode).
-  const metrics = createMetrics();
+  const metrics = model.metrics;
   metrics.watchRedis(() => redis?.state() === 'up');
   const write = createWriter(db, () => metrics.busyRetries.inc());
   const users = createUserRepository(db, write);
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
   const passwords = createPasswordHasher(config.bcryptRounds);
-  const limiters = limiterFactory(
-    redis?.client ?? null,
-    config.pm2Instance !== null ? { kind: 'pm2', db } : { kind: cluster.isWorker ? 'cluster' : 'alone' },
-  );
+  const limiters = limiterFactory(redis?.client ?? null, model.hostCounts);
   const loginGuard = createLoginGuard(limiters, config.rateLimit, logger, () => metrics.rateLimited.inc({ limiter: 'login' }));
   const warn = throttledWarn(logger);
   const cacheStore = !config.cache.enabled
@@ -80,7 +74,7 @@ export function buildApp(deps: AppDeps): Express {
     ...authHandlers({ users, tokens, passwords, loginGuard, basePath: API_BASE }),
     ...userHandlers({ users }),
     ...taskHandlers({ tasks, basePath: API_BASE }),
-    ...metricsHandlers({ token: config.metricsToken, collect: metricsCollector(metrics) }),
+    ...metricsHandlers({ token: config.metricsToken, collect: model.collectMetrics }),
     ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState }),
   };
 
@@ -90,7 +84,7 @@ export function buildApp(deps: AppDeps): Express {
   app.set('trust proxy', trustProxySetting(config.trustProxy));
 
   // The order every request goes through, top to bottom.
-  app.use(requestContext(deps.logRequest ?? loggerRequestLog(logger), metrics));
+  app.use(requestContext(model.logRequest ?? loggerRequestLog(logger), metrics));
   app.use(securityHeaders());
   if (config.rateLimit.max > 0) {
     const limiter = limiters({ keyPrefix: 'global', points: config.rateLimit.max, durationSeconds: config.rateLimit.windowSeconds });

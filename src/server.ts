@@ -8,8 +8,8 @@ import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import type { Lifecycle } from './health/routes.js';
 import { problemBody, problems } from './http/errors.js';
-import type { RequestLogger } from './http/request-context.js';
 import type { Logger } from './logging/logger.js';
+import type { ProcessModel } from './process/model.js';
 import { connectRedis } from './redis/client.js';
 
 /** How long a draining server keeps idle keep-alive sockets open for one last request each. */
@@ -29,8 +29,9 @@ export interface ServeOptions {
   readonly logger: Logger;
   /** An open database, or one is opened from config.database. */
   readonly db?: Db;
+  /** The process model this server runs in (singleProcess() for one on its own). */
+  readonly model: ProcessModel;
   readonly observe?: (operationId: string) => void;
-  readonly logRequest?: RequestLogger;
 }
 
 /** serve builds the app and listens; the returned drain is the graceful shutdown. */
@@ -47,8 +48,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     logger,
     lifecycle,
     redis,
+    model: options.model,
     ...(options.observe ? { observe: options.observe } : {}),
-    ...(options.logRequest ? { logRequest: options.logRequest } : {}),
   });
 
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 });

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
 import { createLogger } from '../logging/logger.js';
+import { singleProcess } from '../process/model.js';
 import { serve, type RunningServer } from '../server.js';
 import { ApiClient } from './client.js';
 
@@ -47,7 +48,7 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
   migrate(appDb);
   const logger = createLogger(config, { console: false, files: true });
   const handled: string[] = [];
-  const running = await serve({ config, logger, db: appDb, observe: (id) => handled.push(id) });
+  const running = await serve({ config, logger, db: appDb, model: singleProcess(), observe: (id) => handled.push(id) });
   const url = `http://127.0.0.1:${running.port}`;
   const db = new Database(config.database.path, { readonly: true });
   return {
