@@ -16,6 +16,8 @@ interface Slot {
   /** true once it listens, false if it exited first. */
   readonly ready: Promise<boolean>;
   readonly exited: Promise<void>;
+  /** The signal it died of, once it has. */
+  diedOf: string | null;
 }
 
 export interface PoolOptions {
@@ -65,6 +67,7 @@ export function createWorkerPool(options: PoolOptions): WorkerPool {
       worker,
       generation,
       leaving: null,
+      diedOf: null,
       ready: new Promise((resolve) => (becameReady = resolve)),
       exited: new Promise((resolve) => worker.once('exit', () => resolve())),
     };
@@ -80,6 +83,7 @@ export function createWorkerPool(options: PoolOptions): WorkerPool {
     // A library's send to a worker that is going (prom-client, rate-limiter-flexible); its 'exit' says the rest.
     worker.on('error', () => {});
     worker.once('exit', (code, signal) => {
+      slot.diedOf = signal;
       becameReady(false);
       onExit(slot, code, signal);
     });
@@ -89,7 +93,10 @@ export function createWorkerPool(options: PoolOptions): WorkerPool {
   function onExit(slot: Slot, code: number | null, signal: string | null): void {
     slots.delete(slot.worker.id);
     exits.emit('exit');
-    const expected = stopping || slot.leaving === 'retired' || (slot.leaving === 'self' && code === 0);
+    // A terminal hang-up that reached a worker before its first line of JavaScript (which ignores
+    // SIGHUP) ends it by the default action: no crash, replaced at once.
+    const hungUp = signal === 'SIGHUP';
+    const expected = stopping || hungUp || slot.leaving === 'retired' || (slot.leaving === 'self' && code === 0);
     const pid = slot.worker.process.pid;
     logger.log(expected ? 'info' : 'error', 'worker exited', { workerPid: pid, code, signal, expected, leaving: slot.leaving });
     if (code === EXIT_MIXED_VERSIONS) logger.error('a new worker refused to run other code than this primary; restart the service to upgrade', { workerPid: pid });
@@ -126,12 +133,15 @@ export function createWorkerPool(options: PoolOptions): WorkerPool {
   }
 
   async function rollingStep(old: Slot): Promise<boolean> {
-    // The one extra process of a rolling step: wait until no other is draining beside the live ones.
-    while (slots.size > options.workers && !stopping) await once(exits, 'exit');
-    if (stopping || old.leaving !== null || !slots.has(old.worker.id)) return !stopping;
-    const fresh = fork();
-    if (!(await whenReady(fresh))) {
-      if (!stopping) logger.error('rolling restart: a new worker did not become ready; keeping the old ones');
+    for (let attempt = 1; ; attempt++) {
+      // The one extra process of a rolling step: wait until no other is draining beside the live ones.
+      while (slots.size > options.workers && !stopping) await once(exits, 'exit');
+      if (stopping || old.leaving !== null || !slots.has(old.worker.id)) return !stopping;
+      const fresh = fork();
+      if (await whenReady(fresh)) break;
+      if (stopping) return false;
+      if (fresh.diedOf === 'SIGHUP' && attempt < 3) continue;
+      logger.error('rolling restart: a new worker did not become ready; keeping the old ones');
       void retire(fresh, 'not ready');
       return false;
     }

@@ -29,6 +29,8 @@ export interface LoadOptions {
   readonly next: (i: number) => LoadRequest;
   /** Stop sending when this returns true (checked before each request). */
   readonly stop?: () => boolean;
+  /** Reuse connections (default) or open one per request. */
+  readonly keepAlive?: boolean;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -38,7 +40,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * `durationMs`, recording every status, every failure and when each request's socket connected.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+  const agent = new Agent({ keepAlive: options.keepAlive ?? true, maxSockets: options.concurrency });
   const url = new URL(options.baseUrl);
   const statuses: Record<number, number> = {};
   const created: Array<Record<string, any>> = [];
