@@ -26,6 +26,8 @@ const MOMENTS: Moment[] = [
   { name: 'right after spawn', reach: () => Promise.resolve() },
   { name: '300 ms after spawn', reach: () => sleep(300) },
   { name: '1 s after spawn', reach: () => sleep(1000) },
+  { name: '2 s after spawn', reach: () => sleep(2000) },
+  { name: '3 s after spawn', reach: () => sleep(3000) },
   { name: 'once the database is ready, before any fork', reach: nth('database ready', 1) },
   { name: 'to the group once the database is ready', reach: nth('database ready', 1), group: true },
   { name: 'while the second worker starts', reach: nth('listening', 1) },
