@@ -100,7 +100,8 @@ export function createWorkerPool(options: PoolOptions): WorkerPool {
     const pid = slot.worker.process.pid;
     logger.log(expected ? 'info' : 'error', 'worker exited', { workerPid: pid, code, signal, expected, leaving: slot.leaving });
     if (code === EXIT_MIXED_VERSIONS) logger.error('a new worker refused to run other code than this primary; restart the service to upgrade', { workerPid: pid });
-    if (stopping || slot.leaving === 'retired') return;
+    if (stopping) return;
+    // Even a retired worker may leave one missing: its replacement may have stood in for another that died meanwhile.
     if (expected) return void setImmediate(reconcile);
     options.onCrash();
     const now = Date.now();

@@ -19,7 +19,11 @@ export interface PrimaryLink {
  * (prom-client, rate-limiter-flexible): here it is nothing, the 'disconnect' says the rest.
  */
 export function linkToPrimary(): PrimaryLink {
-  if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
+  if (cluster.worker) {
+    cluster.worker.exitedAfterDisconnect = true;
+    // node:cluster re-emits the process's send errors on its Worker object, where nobody listens.
+    cluster.worker.on('error', sendFailed);
+  }
   const waiting = new Set<(answer: PrimaryMessage | null) => boolean>();
   const goneListeners: Array<() => void> = [];
   let gone = !process.connected;
@@ -27,14 +31,15 @@ export function linkToPrimary(): PrimaryLink {
     if (!isPrimaryMessage(message)) return;
     for (const waiter of waiting) if (waiter(message)) return;
   });
-  process.on('error', function sendFailed() {
-    // The primary is gone; 'disconnect' follows.
-  });
+  process.on('error', sendFailed);
   process.once('disconnect', function primaryGone() {
     gone = true;
     for (const waiter of [...waiting]) waiter(null);
     for (const listener of goneListeners.splice(0)) listener();
   });
+  function sendFailed(): void {
+    // The primary is gone; 'disconnect' follows.
+  }
   return {
     send: sendToPrimary,
     ask(message, match, timeoutMs) {

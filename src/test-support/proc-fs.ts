@@ -1,7 +1,11 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 
-/** childPids lists the live children of a process, read from /proc (Linux). */
-export function childPids(parent: number): number[] {
+/**
+ * childPids lists the live children of a process that run `executable` (node: the workers, not
+ * a helper such as tsx's esbuild service), read from /proc (Linux).
+ */
+export function childPids(parent: number, executable: string = process.execPath): number[] {
+  const exe = realpathSync(executable);
   const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -9,7 +13,7 @@ export function childPids(parent: number): number[] {
       // The command name is in parentheses and may hold spaces: the fields that follow are after the last ')'.
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) === parent && state !== 'Z') children.push(Number(entry));
+      if (Number(ppid) === parent && state !== 'Z' && readlinkSync(`/proc/${entry}/exe`) === exe) children.push(Number(entry));
     } catch {
       // gone meanwhile
     }
