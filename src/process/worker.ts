@@ -13,6 +13,8 @@ import { linkToPrimary, type PrimaryLink } from './worker-link.js';
 
 /** How long a stopping worker waits for its primary to confirm that no connection is still on its way to it. */
 const CLOSED_ACK_TIMEOUT_MS = 1000;
+/** How long a stopping worker still accepts (see ServeOptions.acceptGraceMs). */
+const ACCEPT_GRACE_MS = 300;
 
 /** What started this worker: our cluster primary (with the identity of its code), or PM2. */
 export type Supervisor = { readonly kind: 'cluster'; readonly primaryCode: string | null } | { readonly kind: 'pm2' };
@@ -67,7 +69,7 @@ export async function runWorker(config: Config, supervisor: Supervisor, signals:
   let running: RunningServer;
   try {
     const db = openWorkerDatabase(config, supervisor, logger);
-    running = await serve({ config, logger, db, model: workerModel(config, supervisor, db, link, logger, toPrimary) });
+    running = await serve({ config, logger, db, model: workerModel(config, supervisor, db, link, logger, toPrimary), acceptGraceMs: ACCEPT_GRACE_MS });
   } catch (error) {
     serving(null);
     throw error;

@@ -13,7 +13,7 @@ export interface LoadResult {
   /** Bodies of the 201 responses (parsed JSON). */
   readonly created: Array<Record<string, any>>;
   /** One entry per request that got no response: its error code, and whether its socket was connected before `mark`. */
-  readonly failures: Array<{ code: string; connectedAt: number; reused: boolean; startedAt: number }>;
+  readonly failures: Array<{ code: string; connectedAt: number; reused: boolean; startedAt: number; failedAt: number }>;
   readonly completed: Array<{ status: number; connectedAt: number; startedAt: number; endedAt: number }>;
   readonly sent: number;
   readonly durationMs: number;
@@ -80,7 +80,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
             resolve();
           });
           res.on('error', (error: NodeJS.ErrnoException) => {
-            failures.push({ code: error.code ?? error.message, connectedAt, reused, startedAt });
+            failures.push({ code: error.code ?? error.message, connectedAt, reused, startedAt, failedAt: Date.now() });
             resolve();
           });
         },
@@ -94,7 +94,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         } else socket.once('connect', () => (connectedAt = Date.now()));
       });
       req.on('error', (error: NodeJS.ErrnoException) => {
-        failures.push({ code: error.code ?? error.message, connectedAt, reused, startedAt });
+        failures.push({ code: error.code ?? error.message, connectedAt, reused, startedAt, failedAt: Date.now() });
         resolve();
       });
       req.end(body);
