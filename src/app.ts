@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { authLoader, requireRole } from './auth/middleware.js';
@@ -13,7 +12,7 @@ import { jsonBody } from './http/body.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { createKeyedWrites, IDEMPOTENCY_TTL_SECONDS } from './idempotency/keyed-writes.js';
 import { createIdempotencyStore } from './idempotency/store.js';
-import { loggerRequestLog, requestContext, type RequestLogger } from './http/request-context.js';
+import { loggerRequestLog, requestContext } from './http/request-context.js';
 import './http/types.js';
 import { memoryStore, redisStore } from './cache/stores.js';
 import { generationReader, responseCache } from './cache/response-cache.js';
@@ -23,11 +22,10 @@ import { limiterFactory } from './rate-limit/limiters.js';
 import { createLoginGuard } from './rate-limit/login-guard.js';
 import { globalRateLimit } from './rate-limit/middleware.js';
 import type { RedisHandle } from './redis/client.js';
-import { metricsCollector } from './metrics/cluster.js';
-import { createMetrics } from './metrics/metrics.js';
 import { metricsHandlers } from './metrics/routes.js';
 import { operationsRouter } from './openapi/router.js';
 import { pagesRouter } from './pages/routes.js';
+import type { ProcessModel } from './process/model.js';
 import { statusHandlers } from './status/routes.js';
 import { statusSource } from './status/source.js';
 import { loadSpec, type Operation, type Spec } from './openapi/spec.js';
@@ -45,8 +43,8 @@ export interface AppDeps {
   readonly spec?: Spec;
   /** Shared cache and rate-limit counts; without it both are kept on this host. */
   readonly redis?: RedisHandle | null;
-  /** Writes the one line per request (default: through logger, at info). */
-  readonly logRequest?: RequestLogger;
+  /** What the process model gives: where rate-limit counts live, how /metrics gathers, where request lines go. */
+  readonly model: ProcessModel;
   /** The bcrypt queue (default: one of this process's, from config); tests pass one that counts its jobs. */
   readonly passwords?: PasswordHasher;
   /** Called with the operationId once a request passed its guards and validation (tests use it to prove a refused one ran nothing). */
@@ -59,11 +57,10 @@ const PAGES_BUDGET_FACTOR = 10;
 
 /** buildApp assembles the Express app; it never listens. */
 export function buildApp(deps: AppDeps): Express {
-  const { config, db, logger } = deps;
+  const { config, db, logger, model } = deps;
   const spec = deps.spec ?? loadSpec(undefined, config.cache.ttlSeconds || undefined);
   const redis = deps.redis ?? null;
-  // This process's instruments; /metrics gathers them (with every worker's, in cluster mode).
-  const metrics = createMetrics();
+  const metrics = model.metrics;
   metrics.watchRedis(() => redis?.state() === 'up');
   const keyedWrites = createKeyedWrites(db, createIdempotencyStore(db, IDEMPOTENCY_TTL_SECONDS), logger);
   const write = createWriter(db, () => metrics.busyRetries.inc(), keyedWrites.hold);
@@ -71,10 +68,7 @@ export function buildApp(deps: AppDeps): Express {
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
   const passwords = deps.passwords ?? createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
-  const limiters = limiterFactory(
-    redis?.client ?? null,
-    config.pm2Instance !== null ? { kind: 'pm2', db } : { kind: cluster.isWorker ? 'cluster' : 'alone' },
-  );
+  const limiters = limiterFactory(redis?.client ?? null, model.hostCounts);
   const loginGuard = createLoginGuard(limiters, config.rateLimit, logger, () => metrics.rateLimited.inc({ limiter: 'login' }));
   const warn = throttledWarn(logger);
   const cacheStore = !config.cache.enabled
@@ -84,14 +78,13 @@ export function buildApp(deps: AppDeps): Express {
       : memoryStore();
   const generation = generationReader(db);
   const redisState = (): DependencyState => redis?.state() ?? 'disabled';
-  const mode = config.pm2Instance !== null ? 'pm2' : cluster.isWorker ? 'cluster' : 'standalone';
-  const status = statusSource({ mode, metrics, redisState, databasePath: config.database.path, lifecycle: deps.lifecycle, logger });
+  const status = statusSource({ model, redisState, databasePath: config.database.path, lifecycle: deps.lifecycle, logger });
 
   const handlers = {
     ...authHandlers({ users, tokens, passwords, loginGuard, basePath: API_BASE }),
     ...userHandlers({ users }),
     ...taskHandlers({ tasks, basePath: API_BASE }),
-    ...metricsHandlers({ token: config.metricsToken, collect: metricsCollector(metrics, mode === 'cluster') }),
+    ...metricsHandlers({ token: config.metricsToken, collect: model.collectMetrics }),
     ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState }),
     ...statusHandlers({ source: status }),
   };
@@ -103,7 +96,7 @@ export function buildApp(deps: AppDeps): Express {
   app.set('trust proxy', trustProxySetting(config.trustProxy));
 
   // The order every request goes through, top to bottom.
-  app.use(requestContext(deps.logRequest ?? loggerRequestLog(logger), metrics));
+  app.use(requestContext(model.logRequest ?? loggerRequestLog(logger), metrics));
   app.use(securityHeaders());
   if (config.rateLimit.max > 0) {
     const { max, windowSeconds } = config.rateLimit;
