@@ -44,6 +44,8 @@ export interface Config {
   readonly metricsToken: string | null;
   /** PM2's instance number when PM2 runs this process in cluster mode, else null. */
   readonly pm2Instance: number | null;
+  /** systemd's notification socket (Type=notify units), else null. */
+  readonly notifySocket: string | null;
 }
 
 /** ConfigError lists every problem found in the environment at once. */
@@ -113,6 +115,7 @@ export function loadConfig(env: Env, version = '0.0.0'): Config {
     },
     metricsToken: read.optionalSecret('METRICS_TOKEN', 16),
     pm2Instance: env.pm_id === undefined ? null : read.int('NODE_APP_INSTANCE', 0, 0, 1024),
+    notifySocket: env.NOTIFY_SOCKET || null,
   };
 
   const secret = resolveJwtSecret(rawSecret, nodeEnv, dirname(databasePath), problems);

@@ -7,6 +7,7 @@ import { openDatabase } from './db/database.js';
 import { migrate, quickCheck } from './db/migrations.js';
 import { appFileWriter, type Logger } from './logging/logger.js';
 import { createPrimaryMetrics } from './metrics/cluster.js';
+import { createSystemdNotifier } from './process/systemd-notify.js';
 import type { PrimaryMessage, WorkerMessage } from './worker.js';
 
 const CRASH_WINDOW_MS = 60_000;
@@ -44,6 +45,9 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
   const crashes: number[] = [];
   let stopping = false;
   let rolling = false;
+  const systemd = createSystemdNotifier({ socket: config.notifySocket, logger });
+  const listening = () => [...slots.values()].filter((slot) => slot.ready && !slot.retiring).length;
+  const serving = () => `serving on ${config.host}:${config.port} with ${listening()} workers`;
 
   function fork(): Slot {
     const worker = cluster.fork();
@@ -53,11 +57,15 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
       if (message?.type === 'ready') {
         slot.ready = true;
         worker.emit('ready');
+        if (!rolling && !stopping && listening() >= config.workers) systemd.ready(serving());
       } else if (message?.type === 'logs') {
         for (const record of message.records) {
           if (typeof record !== 'string') fileSink.log(record);
           else writeLine?.(record);
         }
+      } else if (message?.type === 'flush') {
+        const answer: PrimaryMessage = { type: 'flushed' };
+        if (worker.isConnected()) worker.send(answer, undefined, {}, () => {});
       } else {
         metrics.handle(worker, message);
       }
@@ -109,6 +117,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
     if (rolling || stopping) return;
     rolling = true;
     logger.info('rolling restart: begin', { workers: slots.size });
+    systemd.reloading(`rolling restart of ${slots.size} workers`);
     try {
       for (const old of [...slots.values()]) {
         if (stopping) break;
@@ -123,6 +132,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
       logger.info('rolling restart: done', { workers: slots.size });
     } finally {
       rolling = false;
+      if (!stopping) systemd.ready(serving());
     }
   }
 
@@ -130,6 +140,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
     if (stopping) return;
     stopping = true;
     logger.info('shutting down', { reason, workers: slots.size });
+    systemd.stopping(`stopping (${reason}): draining ${slots.size} workers`, config.shutdownTimeoutMs);
     const all = Promise.all([...slots.values()].map((slot) => retire(slot, reason)));
     const limit = sleep(config.shutdownTimeoutMs + 2000).then(() => 'timeout' as const);
     if ((await Promise.race([all, limit])) === 'timeout') {

@@ -12,7 +12,10 @@ export type WorkerMode = 'cluster' | 'pm2' | 'standalone';
 /** A log record, or a request line already serialized as JSON (the hot path). */
 export type ForwardedLog = LogRecord | string;
 export type WorkerMessage = { type: 'ready'; port: number } | { type: 'logs'; records: ForwardedLog[] } | { type: 'flush' };
-export type PrimaryMessage = { type: 'shutdown'; reason: string };
+export type PrimaryMessage = { type: 'shutdown'; reason: string } | { type: 'flushed' };
+
+/** How long a leaving worker waits for the primary to answer its flush: a primary that is gone never does. */
+const FLUSH_ANSWER_MS = 2000;
 
 interface RecordBatch {
   push(record: ForwardedLog): void;
@@ -40,14 +43,35 @@ function batchRecords(send: (records: ForwardedLog[]) => void, delayMs = 10, max
   };
 }
 
-/** flushToPrimary resolves once every message sent so far (log records above all) has left for the primary. */
-async function flushToPrimary(batch: RecordBatch): Promise<void> {
+/**
+ * flushToPrimary resolves once every message sent so far (log records above all) has left for
+ * the primary, and, with `answered`, once the primary has answered the flush. That round trip
+ * empties the channel before the worker exits: a connection the primary handed over before it
+ * saw this worker's server close arrives ahead of the answer and goes back to the primary for
+ * another worker. Exiting with it unread left it in the primary for good (a client hung, a
+ * CLOSE_WAIT socket), about once in a dozen rolling restarts under load.
+ */
+async function flushToPrimary(batch: RecordBatch, answered: boolean): Promise<void> {
   // Let winston's streams hand their last records to the forwarding transport first.
   await new Promise((resolve) => setImmediate(resolve));
   batch.flush();
   await new Promise<void>((resolve) => {
     if (!process.connected || !process.send) return resolve();
-    process.send({ type: 'flush' }, undefined, {}, () => resolve());
+    const timer = setTimeout(done, FLUSH_ANSWER_MS);
+    function done() {
+      clearTimeout(timer);
+      process.off('message', onAnswer);
+      process.off('disconnect', done);
+      resolve();
+    }
+    function onAnswer(message: PrimaryMessage) {
+      if (message?.type === 'flushed') done();
+    }
+    if (answered) {
+      process.on('message', onAnswer);
+      process.on('disconnect', done);
+    }
+    process.send({ type: 'flush' }, undefined, {}, (error) => (error || !answered) && done());
   });
 }
 
@@ -96,7 +120,7 @@ export async function runWorker(config: Config, mode: WorkerMode): Promise<void>
     stopping = true;
     running
       .drain(reason)
-      .then(() => flushToPrimary(toPrimary))
+      .then(() => flushToPrimary(toPrimary, mode === 'cluster'))
       .then(
         () => process.exit(0),
         (error: unknown) => {
