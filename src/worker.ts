@@ -3,7 +3,7 @@ import { startCheckpointer } from './db/checkpoint.js';
 import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrations.js';
 import { createLogger, type LogRecord } from './logging/logger.js';
-import { serve } from './server.js';
+import { serve, type RunningServer } from './server.js';
 
 /** How this process was started: by our cluster primary, by PM2 in cluster mode, or on its own. */
 export type WorkerMode = 'cluster' | 'pm2' | 'standalone';
@@ -108,11 +108,12 @@ export async function runWorker(config: Config, mode: WorkerMode): Promise<void>
     }
   }
 
-  const running = await serve({ config, logger, db, ...(logRequest ? { logRequest } : {}) });
-  logger.info('listening', { host: config.host, port: running.port, pid: process.pid, mode });
-
+  // The stop handlers come before serve() resolves: a stop asked for during start is kept, not lost.
+  let running: RunningServer | undefined = undefined;
+  let stopAsked: string | undefined;
   let stopping = false;
   const stop = (reason: string) => {
+    if (running === undefined) return void (stopAsked ??= reason);
     if (stopping) {
       logger.warn('second stop request; exiting now', { reason });
       process.exit(1);
@@ -138,6 +139,10 @@ export async function runWorker(config: Config, mode: WorkerMode): Promise<void>
     // A primary that died cannot replace us or stop us: drain and go.
     process.on('disconnect', () => stopping || stop('primary gone'));
   }
+
+  running = await serve({ config, logger, db, ...(logRequest ? { logRequest } : {}) });
+  logger.info('listening', { host: config.host, port: running.port, pid: process.pid, mode });
+  if (stopAsked !== undefined) return stop(stopAsked);
 
   send(mode === 'pm2' ? 'ready' : { type: 'ready', port: running.port });
 }
