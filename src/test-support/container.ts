@@ -7,6 +7,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** What a command inside sees: a root shell's environment, nothing of the test runner's (NODE_ENV above all). */
 const INSIDE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', TERM: 'dumb' };
 const BOOT_TIMEOUT_MS = 90_000;
+/**
+ * The reaper: a process of its own that outlives a test killed at its time limit (when no
+ * after() hook runs) and then stops the container and removes its traces, as stop() would.
+ */
+const REAPER = `
+while kill -0 "$OWNER" 2>/dev/null; do sleep 1; done
+kill -TERM "$NSPAWN" 2>/dev/null
+for _ in $(seq 60); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.5; done
+kill -KILL "$NSPAWN" 2>/dev/null
+umount "$ROOT" 2>/dev/null || umount -l "$ROOT"
+rm -rf "$WORK" "/run/systemd/nspawn/propagate/$NAME" "/run/systemd/nspawn/unix-export/$NAME"
+for d in "$@"; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
+`;
 const POWEROFF_TIMEOUT_MS = 30_000;
 
 export interface ExecResult {
@@ -56,9 +69,11 @@ export async function bootContainer(options: BootOptions): Promise<Container> {
   const name = `backend-api-test-${randomBytes(4).toString('hex')}`;
   const cgroups = ownCgroups(name);
   let nspawn: ChildProcess | undefined;
+  let reaper: ChildProcess | undefined;
   let consoleText = '';
 
   const cleanup = async () => {
+    reaper?.kill('SIGKILL');
     if (nspawn && nspawn.exitCode === null && nspawn.signalCode === null) {
       const exited = new Promise((resolve) => nspawn!.once('exit', resolve));
       nspawn.kill('SIGTERM'); // nspawn asks the container's systemd to power off
@@ -86,6 +101,12 @@ export async function bootContainer(options: BootOptions): Promise<Container> {
     const keep = (chunk: Buffer) => (consoleText = (consoleText + chunk.toString()).slice(-200_000));
     nspawn.stdout!.on('data', keep);
     nspawn.stderr!.on('data', keep);
+    reaper = spawn('sh', ['-c', REAPER, 'reaper', ...cgroups], {
+      env: { ...INSIDE_ENV, OWNER: String(process.pid), NSPAWN: String(nspawn.pid), ROOT: root, WORK: work, NAME: name },
+      detached: true,
+      stdio: 'ignore',
+    });
+    reaper.unref();
     const pid1 = await containerInit(nspawn, () => consoleText);
     const container: Container = {
       name,
