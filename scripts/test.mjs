@@ -73,7 +73,7 @@ if (files.length === 0) {
 // The systemd test boots a Debian rootfs that debootstrap builds once (minutes on a cold machine)
 // and a cache keeps: built here, like a tool installed, so the test's time limit is its own.
 const systemdTest = files.find((file) => file.endsWith('systemd-container.process.test.ts'));
-if (systemdTest && process.getuid?.() === 0 && TOOLS.every(have)) {
+if (systemdTest && process.getuid?.() === 0 && TOOLS.filter((tool) => ['debootstrap', 'systemd-nspawn'].includes(tool.bin)).every(have)) {
   const rootfs = spawnSync(
     process.execPath,
     ['--import', 'tsx', '--eval', "import('./src/test-support/debian-rootfs.ts').then((m) => console.log(`container rootfs: ${m.cachedRootfs()}`))"],
