@@ -280,8 +280,8 @@ describe('the unit under a real systemd: systemd-nspawn --boot of a Debian rootf
       figures.push(`${delayMs} ms → ${Math.round(stop.ms)} ms`);
       assert.equal(stop.status, 0, stop.stderr);
       assert.deepEqual(state, { ActiveState: 'inactive', Result: 'success' }, `stop ${delayMs} ms after start:\n${log}`);
+      // Past SHUTDOWN_TIMEOUT the primary would kill its workers, log this and exit 1 (Result=exit-code).
       assert.equal(count(log, 'did not stop in time'), 0, log);
-      assert.ok(stop.ms < 10_000, `stop ${delayMs} ms after start took ${Math.round(stop.ms)} ms`);
     }
     console.log(`stop during start (delay → stop time): ${figures.join(', ')}`);
   });
