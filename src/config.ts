@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -17,7 +17,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly jwt: {
     readonly secret: string;
-    readonly secretSource: 'env' | 'file';
+    /** ephemeral: made up for this process alone, because the data directory is another user's. */
+    readonly secretSource: 'env' | 'file' | 'ephemeral';
     readonly expiresInSeconds: number;
     readonly issuer: string;
     readonly audience: string;
@@ -46,6 +47,8 @@ export interface Config {
   readonly metricsToken: string | null;
   /** PM2's instance number when PM2 runs this process in cluster mode, else null. */
   readonly pm2Instance: number | null;
+  /** systemd's notification socket (Type=notify units), else null. */
+  readonly notifySocket: string | null;
 }
 
 /** ConfigError lists every problem found in the environment at once. */
@@ -116,6 +119,7 @@ export function loadConfig(env: Env, version = '0.0.0'): Config {
     },
     metricsToken: read.optionalSecret('METRICS_TOKEN', 16),
     pm2Instance: env.pm_id === undefined ? null : read.int('NODE_APP_INSTANCE', 0, 0, 1024),
+    notifySocket: env.NOTIFY_SOCKET || null,
   };
 
   const secret = resolveJwtSecret(rawSecret, nodeEnv, dirname(databasePath), problems);
@@ -127,13 +131,15 @@ export function loadConfig(env: Env, version = '0.0.0'): Config {
 /**
  * resolveJwtSecret takes JWT_SECRET from the environment; outside production, when it is
  * unset, it generates one once and keeps it beside the database so restarts keep tokens valid.
+ * It never adds that file to another user's data directory (root running a command against the
+ * service's state directory): such a process gets a secret of its own that nothing keeps.
  */
 function resolveJwtSecret(
   raw: string | undefined,
   env: NodeEnv,
   dataDir: string,
   problems: string[],
-): { secret: string; secretSource: 'env' | 'file' } {
+): { secret: string; secretSource: Config['jwt']['secretSource'] } {
   if (raw !== undefined && raw !== '') {
     if (Buffer.byteLength(raw) < MIN_SECRET_BYTES) {
       problems.push(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes (got ${Buffer.byteLength(raw)})`);
@@ -145,6 +151,7 @@ function resolveJwtSecret(
     return { secret: '', secretSource: 'env' };
   }
   const file = join(dataDir, SECRET_FILE);
+  if (!existsSync(file) && ownedByAnotherUser(dataDir)) return { secret: randomBytes(48).toString('base64url'), secretSource: 'ephemeral' };
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     try {
@@ -159,6 +166,15 @@ function resolveJwtSecret(
   } catch (error) {
     problems.push(`cannot keep a development JWT secret in ${file}: ${(error as Error).message}`);
     return { secret: '', secretSource: 'file' };
+  }
+}
+
+/** ownedByAnotherUser says whether a directory exists and belongs to someone other than this process's user. */
+function ownedByAnotherUser(dir: string): boolean {
+  try {
+    return statSync(dir).uid !== process.geteuid?.();
+  } catch {
+    return false;
   }
 }
 
