@@ -24,7 +24,7 @@ Commands:
   backup <file>                  copy the live database to a new file (mode 0600), then check
                                  the copy with integrity_check
   check-config                   validate the environment and print the effective settings (no secrets)
-  --version                      print the version
+  --version                      print the version, and the Node.js version it runs on
   --help                         print this help
 
 Configuration comes from the environment and, if present, ./.env (see .env.example).
@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<void> {
   // cluster.fork passes the binary's own path again where node would expect a script.
   const [name = 'serve', ...args] = cluster.isWorker ? ['serve'] : argv;
   if (name === '--help' || name === '-h' || name === 'help') return void process.stdout.write(`${HELP}\n`);
-  if (name === '--version' || name === '-v') return void process.stdout.write(`${VERSION}\n`);
+  if (name === '--version' || name === '-v') return void process.stdout.write(`backend-api ${VERSION}, Node.js ${process.version}\n`);
   const command = COMMANDS[name];
   if (name !== 'check-config' && command === undefined) throw new CommandError(`unknown command "${name}"\n\n${HELP}`, EXIT_USAGE);
 

@@ -41,9 +41,9 @@ function freshEnv(name: string): Record<string, string> {
 }
 
 describe('the command line', () => {
-  test('--version prints the version, --help names every command, an unknown command exits 2', () => {
+  test('--version prints the version and the runtime\'s, --help names every command, an unknown command exits 2', () => {
     const env = freshEnv('help');
-    assert.deepEqual(cli(['--version'], env), { status: 0, stdout: `${VERSION}\n`, stderr: '' });
+    assert.deepEqual(cli(['--version'], env), { status: 0, stdout: `backend-api ${VERSION}, Node.js ${process.version}\n`, stderr: '' });
     const help = cli(['--help'], env);
     assert.equal(help.status, 0);
     for (const command of ['serve', 'migrate', 'create-admin', 'backup', 'check-config', '--version', '--help']) assert.match(help.stdout, new RegExp(`^  ${command}`, 'm'));
