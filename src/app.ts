@@ -22,6 +22,7 @@ import { createLoginGuard } from './rate-limit/login-guard.js';
 import { globalRateLimit } from './rate-limit/middleware.js';
 import type { RedisHandle } from './redis/client.js';
 import { metricsCollector } from './metrics/cluster.js';
+import { sharedMetricsCollector } from './metrics/shared-store.js';
 import { createMetrics } from './metrics/metrics.js';
 import { metricsHandlers } from './metrics/routes.js';
 import { operationsRouter } from './openapi/router.js';
@@ -75,12 +76,19 @@ export function buildApp(deps: AppDeps): Express {
       : memoryStore();
   const generation = generationReader(db);
   const redisState = (): DependencyState => redis?.state() ?? 'disabled';
+  // Under PM2 the instances publish their metrics to SQLite, and only when /metrics exists at all.
+  const collectMetrics =
+    config.pm2Instance === null
+      ? metricsCollector(metrics)
+      : config.metricsToken === null
+        ? () => Promise.reject(new Error('/metrics is off without METRICS_TOKEN'))
+        : sharedMetricsCollector(db, metrics.registry);
 
   const handlers = {
     ...authHandlers({ users, tokens, passwords, loginGuard, basePath: API_BASE }),
     ...userHandlers({ users }),
     ...taskHandlers({ tasks, basePath: API_BASE }),
-    ...metricsHandlers({ token: config.metricsToken, collect: metricsCollector(metrics) }),
+    ...metricsHandlers({ token: config.metricsToken, collect: collectMetrics }),
     ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState }),
   };
 
