@@ -30,7 +30,8 @@ Configuration comes from the environment and, if present, ./.env (see .env.examp
 --env-file PATH (any command, repeatable) reads PATH instead of ./.env, its values winning over
 the environment's as in systemd's EnvironmentFile=, so that
   backend-api check-config --env-file /etc/backend-api/backend-api.env
-checks what the service runs with. Only serve reads JWT_SECRET; check-config writes nothing.
+checks what the service runs with (Node itself stops with status 9 when such a file cannot be
+read). Only serve reads JWT_SECRET; check-config writes nothing.
 The single executable unpacks its SQLite addon into $CACHE_DIRECTORY (systemd's
 CacheDirectory=), else $XDG_CACHE_HOME/backend-api, else ~/.cache/backend-api.
 

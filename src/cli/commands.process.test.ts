@@ -87,9 +87,13 @@ describe('the command line', () => {
     writeFileSync(second, 'PORT=5432\n');
     assert.equal(JSON.parse(cli(['check-config', '--env-file', file, '--env-file', second], env).stdout).port, 5432);
 
+    // Node itself looks for every --env-file of its command line, the script's included, and stops
+    // with 9 when one cannot be read; a Node that left them alone would reach our own check (78).
     const missing = cli(['check-config', '--env-file', join(dir, 'no-such.env')], env);
-    assert.equal(missing.status, 78);
-    assert.match(missing.stderr, /cannot read --env-file .*no-such\.env/);
+    assert.ok(
+      (missing.status === 9 && /no-such\.env: not found/.test(missing.stderr)) || (missing.status === 78 && /cannot read --env-file .*no-such\.env/.test(missing.stderr)),
+      `${missing.status} ${missing.stderr}`,
+    );
     assert.equal(cli(['check-config', '--env-file'], env).status, 2);
     const bad = join(dir, 'bad.env');
     writeFileSync(bad, 'NODE_ENV=production\nJWT_SECRET=\n');
