@@ -45,6 +45,8 @@ function pm2Harness(overrides: Record<string, string>, { waitOnline = true } = {
   before(async () => {
     state.port = await freePort();
     Object.assign(env, testEnv(dir, { PORT: String(state.port), WORKERS: '2', LOG_LEVEL: 'info', ...overrides }), { PM2_HOME: join(dir, 'pm2') });
+    // The daemon first, so that the time below is the instances' own start.
+    pm2('ping');
     const started = performance.now();
     pm2('start', join(projectRoot, 'ecosystem.config.cjs'));
     if (!waitOnline) return;
@@ -174,6 +176,8 @@ describe('PM2 cluster mode', () => {
       // Not spawnSync: the load generator shares this event loop and must keep running.
       await promisify(execFile)(pm2Bin, ['reload', 'backend-api'], { cwd: projectRoot, env: { ...process.env, ...env }, timeout: 60_000 });
       console.log(`pm2 reload of 2 instances under load: ${((Date.now() - reloadStart) / 1000).toFixed(1)} s`);
+      const steps = lifecycleLines().filter((line) => /"message":"(listening|draining|drained|migrated)"/.test(line) && Date.parse(line.match(/"timestamp":"([^"]+)"/)?.[1] ?? '') >= reloadStart);
+      console.log(steps.map((line) => line.replace(/.*"message":"(\w+)".*"pid":(\d+).*"timestamp":"[^T]+T([^"]+)".*/, '$3 $2 $1')).join('\n'));
       await sleep(500);
       done = true;
       const result = await load;
