@@ -3,6 +3,7 @@ import type { RequestLogger } from '../http/request-context.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { HostCounts } from '../rate-limit/limiters.js';
 import { groupMetrics, ownMetrics, type MetricsText } from './metrics.js';
+import { sharedMetricsCollector } from './pm2-metrics.js';
 import type { PrimaryLink } from './worker-link.js';
 
 /**
@@ -30,10 +31,14 @@ export function singleProcess(): ProcessModel {
   return { kind: 'single', hostCounts: { kind: 'memory' }, metrics, collectMetrics: ownMetrics(metrics) };
 }
 
-/** pm2Instance: no primary of ours, so the instances share their counts in the SQLite file and each reports itself. */
-export function pm2Instance(db: Db): ProcessModel {
+/**
+ * pm2Instance: no primary of ours, so the instances share their rate-limit counts and, when
+ * /metrics exists at all (metricsOn), their metrics in the SQLite file they all open.
+ */
+export function pm2Instance(db: Db, metricsOn: boolean): ProcessModel {
   const metrics = createMetrics();
-  return { kind: 'pm2', hostCounts: { kind: 'sqlite', db }, metrics, collectMetrics: ownMetrics(metrics) };
+  const collectMetrics = metricsOn ? sharedMetricsCollector(db, metrics.registry) : () => Promise.reject(new Error('/metrics is off without METRICS_TOKEN'));
+  return { kind: 'pm2', hostCounts: { kind: 'sqlite', db }, metrics, collectMetrics };
 }
 
 /** clusterWorker: the primary holds the per-host counts and gathers the group's metrics. */
