@@ -179,4 +179,31 @@ describe('PM2 cluster mode', () => {
       assert.equal(pids.size, 2, 'both instances counted requests');
     });
   });
+
+  describe('login protection', () => {
+    const harness = pm2Harness({ RATE_LIMIT_LOGIN_CONSECUTIVE_FAILS: '5', RATE_LIMIT_LOGIN_BLOCK_SECONDS: '3600' });
+
+    test('60 parallel logins for one account from one address: at most 5 reach bcrypt, the right password after is 429', async () => {
+      const base = `http://127.0.0.1:${harness.port}`;
+      const victim = { email: 'victim@example.com', password: 'secret123' };
+      const post = (path: string, body: object) =>
+        fetch(`${base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.50', connection: 'close' },
+          body: JSON.stringify(body),
+        });
+      assert.equal((await post('/api/v1/auth/register', { username: 'victim', ...victim })).status, 201);
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => post('/api/v1/auth/login', { email: victim.email, password: i === 45 ? victim.password : `wrong-${i}` }).then((r) => r.status)),
+      );
+      const checked = statuses.filter((s) => s === 401).length;
+      console.log(`pm2 login burst: ${checked} × 401, ${statuses.filter((s) => s === 429).length} × 429`);
+      assert.ok(statuses.every((s) => s === 401 || s === 429), String(statuses));
+      assert.ok(checked <= 5, `${checked} guesses were checked`);
+      assert.equal(statuses[45], 429);
+      const after = await post('/api/v1/auth/login', victim);
+      assert.equal(after.status, 429);
+      assert.ok(Number(after.headers.get('retry-after')) > 60);
+    });
+  });
 });

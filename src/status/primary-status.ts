@@ -1,25 +1,19 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Counter } from 'prom-client';
 import type { Logger } from '../logging/logger.js';
-import { buildReport, type StatusReport } from './report.js';
+import { sendToWorker, type WorkerMessage } from '../process/protocol.js';
+import { buildReport } from './report.js';
 import { createSampleRing } from './ring.js';
 import type { ProcessSample } from './sample.js';
 import { HISTORY_INTERVALS, HISTORY_SECONDS, SAMPLE_INTERVAL_MS, databaseBytes, everyInterval } from './sampler.js';
-
-/** The status messages between the primary and its workers. */
-export type StatusMessage =
-  | { type: 'status-sample-request'; id: string }
-  | { type: 'status-sample'; id: string; sample: ProcessSample }
-  | { type: 'status-request'; id: string }
-  | { type: 'status-response'; id: string; report?: StatusReport; error?: string };
 
 /** A worker busier than this misses one tick; its requests are counted at the next. */
 const SAMPLE_TIMEOUT_MS = 1000;
 
 /** PrimaryStatus is the primary's side of the status view: it samples the workers and answers their status requests. */
 export interface PrimaryStatus {
-  /** handle takes the status messages of a worker; false for any other message. */
-  handle(worker: Worker, message: unknown): boolean;
+  /** handle takes a worker's status messages (the protocol's status-request and status-sample). */
+  handle(worker: Worker, message: Extract<WorkerMessage, { type: 'status-request' | 'status-sample' }>): void;
   stop(): void;
 }
 
@@ -44,8 +38,7 @@ export function startPrimaryStatus({ databasePath, workerRestarts, logger }: Pri
       const timer = setTimeout(() => (pending.delete(id), resolve(null)), SAMPLE_TIMEOUT_MS);
       const done = (sample: ProcessSample | null) => (clearTimeout(timer), pending.delete(id), resolve(sample));
       pending.set(id, done);
-      const message: StatusMessage = { type: 'status-sample-request', id };
-      worker.send(message, (error: Error | null) => error && done(null));
+      if (!sendToWorker(worker, { type: 'status-sample-request', id })) done(null);
     });
   }
 
@@ -64,21 +57,16 @@ export function startPrimaryStatus({ databasePath, workerRestarts, logger }: Pri
 
   return {
     handle(worker, message) {
-      const m = message as StatusMessage | null;
-      if (m?.type === 'status-sample') {
-        pending.get(m.id)?.(m.sample);
-        return true;
+      if (message.type === 'status-sample') {
+        pending.get(message.id)?.(message.sample);
+        return;
       }
-      if (m?.type !== 'status-request') return false;
       const meta = { mode: 'cluster' as const, sampleIntervalSeconds: SAMPLE_INTERVAL_MS / 1000, historySeconds: HISTORY_SECONDS, primary: { pid: process.pid, startedAt: primaryStartedAt }, now: Date.now() };
-      let reply: StatusMessage;
       try {
-        reply = { type: 'status-response', id: m.id, report: buildReport(ring, meta) };
+        sendToWorker(worker, { type: 'status-response', id: message.id, report: buildReport(ring, meta) });
       } catch (error) {
-        reply = { type: 'status-response', id: m.id, error: (error as Error).message };
+        sendToWorker(worker, { type: 'status-response', id: message.id, error: (error as Error).message });
       }
-      if (worker.isConnected()) worker.send(reply);
-      return true;
     },
     stop,
   };

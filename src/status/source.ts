@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { DependencyState, Lifecycle } from '../health/routes.js';
 import { problems } from '../http/errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { StatusMessage } from './primary-status.js';
+import type { ProcessModel } from '../process/model.js';
+import type { PrimaryMessage } from '../process/protocol.js';
+import type { PrimaryLink } from '../process/worker-link.js';
 import { buildReport, type StatusMode, type StatusReport } from './report.js';
 import { createSampleRing } from './ring.js';
 import { takeSample } from './sample.js';
@@ -13,8 +14,7 @@ import { HISTORY_INTERVALS, HISTORY_SECONDS, SAMPLE_INTERVAL_MS, databaseBytes, 
 export type StatusSource = () => Promise<StatusReport>;
 
 interface StatusSourceDeps {
-  readonly mode: StatusMode;
-  readonly metrics: Metrics;
+  readonly model: ProcessModel;
   readonly redisState: () => DependencyState;
   readonly databasePath: string;
   readonly lifecycle: Lifecycle;
@@ -29,34 +29,30 @@ const PRIMARY_TIMEOUT_MS = 5000;
  * has no primary of ours) samples itself into a ring of its own, until its server drains.
  */
 export function statusSource(deps: StatusSourceDeps): StatusSource {
-  const sample = () => takeSample(deps.metrics, deps.redisState);
-  return deps.mode === 'cluster' ? askPrimary(sample) : sampleAlone(deps, sample);
+  const sample = () => takeSample(deps.model.metrics, deps.redisState);
+  const link = deps.model.link;
+  if (link) return askPrimary(link, sample);
+  return sampleAlone(deps, deps.model.kind === 'pm2' ? 'pm2' : 'standalone', sample);
 }
 
-function askPrimary(sample: () => ReturnType<typeof takeSample>): StatusSource {
-  const pending = new Map<string, (message: Extract<StatusMessage, { type: 'status-response' }>) => void>();
-  process.on('message', (message: StatusMessage) => {
-    if (message?.type === 'status-sample-request') {
-      void sample().then((s) => process.connected && process.send?.({ type: 'status-sample', id: message.id, sample: s } satisfies StatusMessage));
-    } else if (message?.type === 'status-response') {
-      pending.get(message.id)?.(message);
-    }
+function askPrimary(link: PrimaryLink, sample: () => ReturnType<typeof takeSample>): StatusSource {
+  link.listen((message) => {
+    if (message.type === 'status-sample-request') void sample().then((s) => link.send({ type: 'status-sample', id: message.id, sample: s }));
   });
-  return () =>
-    new Promise((resolve, reject) => {
-      const id = randomUUID();
-      const timer = setTimeout(() => (pending.delete(id), reject(problems.unavailable('The primary did not send the status in time.'))), PRIMARY_TIMEOUT_MS);
-      pending.set(id, (response) => {
-        clearTimeout(timer);
-        pending.delete(id);
-        if (response.report) resolve(response.report);
-        else reject(new Error(response.error ?? 'no status report'));
-      });
-      process.send?.({ type: 'status-request', id } satisfies StatusMessage);
-    });
+  return async () => {
+    const id = randomUUID();
+    const answer = await link.ask(
+      { type: 'status-request', id },
+      (message): message is Extract<PrimaryMessage, { type: 'status-response' }> => message.type === 'status-response' && message.id === id,
+      PRIMARY_TIMEOUT_MS,
+    );
+    if (answer === null) throw problems.unavailable('The primary did not send the status in time.');
+    if (!answer.report) throw new Error(answer.error ?? 'no status report');
+    return answer.report;
+  };
 }
 
-function sampleAlone(deps: StatusSourceDeps, sample: () => ReturnType<typeof takeSample>): StatusSource {
+function sampleAlone(deps: StatusSourceDeps, mode: StatusMode, sample: () => ReturnType<typeof takeSample>): StatusSource {
   const ring = createSampleRing(HISTORY_INTERVALS);
   everyInterval(
     async () => {
@@ -67,6 +63,6 @@ function sampleAlone(deps: StatusSourceDeps, sample: () => ReturnType<typeof tak
     SAMPLE_INTERVAL_MS,
     (error) => deps.logger.warn('status sampling failed', { error }),
   );
-  const meta = () => ({ mode: deps.mode, sampleIntervalSeconds: SAMPLE_INTERVAL_MS / 1000, historySeconds: HISTORY_SECONDS, primary: null, now: Date.now() });
+  const meta = () => ({ mode, sampleIntervalSeconds: SAMPLE_INTERVAL_MS / 1000, historySeconds: HISTORY_SECONDS, primary: null, now: Date.now() });
   return async () => buildReport(ring, meta());
 }
