@@ -88,6 +88,10 @@ describe('GET /api/v1/status across cluster workers', () => {
     servers.push(server);
     const api = new ApiClient(server.url);
     const admin = await api.signUp('admin');
+    // Both workers have answered a sample before one stops (a worker is listed from its first sample on).
+    let seen = await statusAfter(api, admin.token, Date.now());
+    for (let i = 0; i < 20 && seen.workers.length < 2; i++) seen = await statusAfter(api, admin.token, Date.now());
+    assert.equal(seen.workers.length, 2);
     const [stopped] = listeningPids(server);
     process.kill(stopped as number, 'SIGSTOP');
     try {
