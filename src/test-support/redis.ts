@@ -51,7 +51,8 @@ export async function startRedis(): Promise<RedisServer> {
       throw new Error(`redis-server did not answer on port ${port}`);
     },
     async kill() {
-      if (!child || child.exitCode !== null) return;
+      // A child killed by a signal has a signalCode and no exitCode.
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise((resolve) => child!.once('exit', resolve));
       child.kill('SIGKILL');
       await gone;
