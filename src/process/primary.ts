@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import { startCheckpointer } from '../db/checkpoint.js';
-import { openDatabase, type Db } from '../db/database.js';
+import { closeDatabase, openDatabase, type Db } from '../db/database.js';
 import { migrate, quickCheck } from '../db/migrations.js';
 import { registerLogMetrics } from '../logging/log-metrics.js';
 import type { Logger } from '../logging/logger.js';
@@ -46,13 +46,8 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
     }
     stopCheckpointer();
     stopStatus();
-    if (db) {
-      try {
-        db.pragma('wal_checkpoint(TRUNCATE)');
-      } finally {
-        db.close();
-      }
-    }
+    const unfinished = db ? closeDatabase(db, 'TRUNCATE') : undefined;
+    if (unfinished) logger.warn('last checkpoint failed; the WAL is kept and replayed at the next start', { error: (unfinished as Error).message });
     logger.info('stopped', { exitCode });
     await Promise.race([new Promise((resolve) => fileSink.on('finish', resolve).end()), sleep(2000)]);
     process.exit(exitCode);
