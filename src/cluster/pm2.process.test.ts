@@ -12,7 +12,9 @@ import { projectRoot } from '../assets.js';
 import { schemaVersion } from '../db/migrations.js';
 import { testEnv } from '../test-support/app.js';
 import { runLoad } from '../test-support/load.js';
+import { sumSamples } from '../test-support/metrics-text.js';
 import { freePort } from '../test-support/process.js';
+import { METRICS_TOKEN, oneConnection } from '../test-support/status.js';
 
 const require = createRequire(import.meta.url);
 const pm2Bin = join(projectRoot, 'node_modules', '.bin', 'pm2');
@@ -80,7 +82,7 @@ describe('PM2 cluster mode', () => {
   });
 
   describe('running under pm2', () => {
-    const harness = pm2Harness({});
+    const harness = pm2Harness({ METRICS_TOKEN });
     const { dir, env, pm2, lifecycleLines, online } = harness;
 
     test('starts two instances that migrated the database exactly once', async () => {
@@ -125,6 +127,35 @@ describe('PM2 cluster mode', () => {
       assert.deepEqual(Object.keys(result.statuses).sort(), ['200', '201']);
       assert.ok(now.every((pid) => !before.includes(pid)), 'every instance was replaced');
     });
+
+    test('the status view covers the instance that answers, as /metrics does, and the two agree', async () => {
+      const base = `http://127.0.0.1:${harness.port}`;
+      const headers = { 'content-type': 'application/json' };
+      const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers, body: JSON.stringify({ email: 'admin@example.com', password: 'secret123' }) });
+      const { token } = (await login.json()) as { token: string };
+      const instance = oneConnection(base);
+      try {
+        for (let i = 0; i < 20; i++) assert.equal((await instance.get('/api/v1/tasks', token)).status, 200);
+        const sent = Date.now();
+        let status = (await instance.get('/api/v1/status', token)).body;
+        for (let i = 0; i < 50 && Date.parse(status.sampledAt ?? '0') <= sent + 100; i++) {
+          await sleep(200);
+          status = (await instance.get('/api/v1/status', token)).body;
+        }
+        const metrics = await instance.get('/metrics', METRICS_TOKEN);
+        assert.equal(metrics.status, 200);
+        const pids = (JSON.parse(pm2('jlist')) as Array<{ pid: number }>).map((p) => p.pid);
+        assert.equal(status.mode, 'pm2');
+        assert.equal(status.primary, null);
+        assert.equal(status.workers.length, 1);
+        assert.ok(pids.includes(status.workers[0].pid), `${status.workers[0].pid} is one of ${pids}`);
+        const tasks = status.routes.find((r: { route: string }) => r.route === '/api/v1/tasks');
+        assert.ok(tasks.requests >= 20);
+        assert.equal(tasks.requests, sumSamples(metrics.text, 'http_requests_total', { method: 'GET', route: '/api/v1/tasks' }));
+      } finally {
+        instance.close();
+      }
+    });
   });
 
   describe('without Redis', () => {
@@ -146,6 +177,33 @@ describe('PM2 cluster mode', () => {
           .map((line) => (JSON.parse(line) as { pid: number }).pid),
       );
       assert.equal(pids.size, 2, 'both instances counted requests');
+    });
+  });
+
+  describe('login protection', () => {
+    const harness = pm2Harness({ RATE_LIMIT_LOGIN_CONSECUTIVE_FAILS: '5', RATE_LIMIT_LOGIN_BLOCK_SECONDS: '3600' });
+
+    test('60 parallel logins for one account from one address: at most 5 reach bcrypt, the right password after is 429', async () => {
+      const base = `http://127.0.0.1:${harness.port}`;
+      const victim = { email: 'victim@example.com', password: 'secret123' };
+      const post = (path: string, body: object) =>
+        fetch(`${base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.50', connection: 'close' },
+          body: JSON.stringify(body),
+        });
+      assert.equal((await post('/api/v1/auth/register', { username: 'victim', ...victim })).status, 201);
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => post('/api/v1/auth/login', { email: victim.email, password: i === 45 ? victim.password : `wrong-${i}` }).then((r) => r.status)),
+      );
+      const checked = statuses.filter((s) => s === 401).length;
+      console.log(`pm2 login burst: ${checked} × 401, ${statuses.filter((s) => s === 429).length} × 429`);
+      assert.ok(statuses.every((s) => s === 401 || s === 429), String(statuses));
+      assert.ok(checked <= 5, `${checked} guesses were checked`);
+      assert.equal(statuses[45], 429);
+      const after = await post('/api/v1/auth/login', victim);
+      assert.equal(after.status, 429);
+      assert.ok(Number(after.headers.get('retry-after')) > 60);
     });
   });
 });
