@@ -12,8 +12,8 @@ import { forwardedLogWriter } from './log-forwarding.js';
 import { createPrimaryMetrics } from './metrics.js';
 import { createWorkerPool, type WorkerPool } from './pool.js';
 import { PRIMARY_CODE_ENV } from './protocol.js';
-import { createSystemdNotifier } from './systemd-notify.js';
 import type { StopSignals } from './signals.js';
+import { createSystemdNotifier } from './systemd-notify.js';
 
 /** How much longer than SHUTDOWN_TIMEOUT the primary gives its workers: their own drain is bounded by it. */
 const STOP_MARGIN_MS = 2000;
@@ -33,7 +33,9 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
   let pool: WorkerPool | null = null;
   let stopping = false;
   let stopSignals = 0;
+  let reloads = 0;
   const systemd = createSystemdNotifier({ socket: config.notifySocket, logger });
+  const serving = (workers: number) => `serving on ${config.host}:${config.port} with ${workers} workers`;
 
   async function shutdown(reason: string, exitCode = 0): Promise<never> {
     stopping = true;
@@ -103,16 +105,17 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
         started: code,
         onDisk,
       });
-      return;
+      return systemd.status(`${serving(workers.size)}; reload refused: the executable changed, restart the service`);
     }
+    // A SIGHUP during a rolling restart adds a pass to it: READY=1 when the last one is over.
+    reloads += 1;
     systemd.reloading(`rolling restart of ${workers.size} workers`);
-    void workers.rollingRestart().then(() => stopping || systemd.ready(serving(workers.size)));
+    void workers.rollingRestart().finally(() => --reloads === 0 && !stopping && systemd.ready(serving(workers.size)));
   });
 
-  const serving = (count: number) => `serving on ${config.host}:${config.port} with ${count} workers`;
   const ready = await workers.start();
-  if (!stopping) {
-    logger.info('primary ready', { pid: process.pid, workers: ready, port: config.port });
-    systemd.ready(serving(ready));
-  }
+  if (stopping) return;
+  logger.info('primary ready', { pid: process.pid, workers: ready, port: config.port });
+  // Every worker listens; or, if one died while starting (the pool replaces it), every other does.
+  if (ready > 0) systemd.ready(serving(ready));
 }
