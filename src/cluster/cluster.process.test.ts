@@ -211,7 +211,7 @@ describe('the primary under faults', () => {
 
   test('a slow request in flight finishes on SIGTERM; a second signal exits at once', async () => {
     // bcrypt at cost 13 makes a login take about a second: a request that is surely in flight.
-    const server = await startServerProcess({ env: { BCRYPT_ROUNDS: '13', WORKERS: '1' } });
+    const server = await startServerProcess({ env: { BCRYPT_ROUNDS: '13', BCRYPT_MAX_WAIT_MS: '60000', WORKERS: '1' } });
     servers.push(server);
     const credentials = { email: 'slow@example.com', password: 'secret123' };
     const post = (path: string, body: object) =>
@@ -242,7 +242,7 @@ describe('the primary under faults', () => {
     agent.destroy();
     assert.deepEqual(await server.exited, { code: 0, signal: null });
 
-    const again = await startServerProcess({ env: { BCRYPT_ROUNDS: '13', WORKERS: '1' }, dir: server.dir });
+    const again = await startServerProcess({ env: { BCRYPT_ROUNDS: '13', BCRYPT_MAX_WAIT_MS: '60000', WORKERS: '1' }, dir: server.dir });
     servers.push(again);
     const slow = fetch(`${again.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) }).catch(
       () => 'failed',

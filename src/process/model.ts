@@ -44,9 +44,11 @@ export function pm2Instance(db: Db, metricsOn: boolean): ProcessModel {
 /** clusterWorker: the primary holds the per-host counts and gathers the group's metrics. */
 export function clusterWorker(link: PrimaryLink, logRequest?: RequestLogger): ProcessModel {
   const metrics = createMetrics();
+  let primaryGone = false;
+  link.onGone(() => (primaryGone = true));
   return {
     kind: 'cluster',
-    hostCounts: { kind: 'primary' },
+    hostCounts: { kind: 'primary', primaryGone: () => primaryGone },
     metrics,
     collectMetrics: groupMetrics(metrics, link),
     link,
