@@ -93,7 +93,7 @@ export function markdown(summary) {
     `- Our server ran from the ${m.ours.runs}${m.ours.stale ? ' (**older than the source: run `npm run build` or pass --source**)' : ''}; references: raw node:http, bare Express ${m.versions.express}, Fastify ${m.versions.fastify}; load: autocannon ${m.versions.autocannon}.`,
     `- ${m.cores} cores (${m.cpu}), Node ${m.node}. ${m.pinning}`,
     `- ${m.rounds} interleaved round(s) of ${m.seconds} s, each after ${m.warmupSeconds} s of warm-up, ${m.connections} connections; medians, ratios are medians of per-round ratios.`,
-    `- NODE_ENV=production, helmet, request ids, request log to a file (LOG_LEVEL=info), validation and auth on; rate limiting out of the way (RATE_LIMIT_MAX=0); BCRYPT_ROUNDS=${m.bcryptRounds}${m.bcryptRounds === 12 ? ' (the production default)' : ''}.`,
+    `- NODE_ENV=production, helmet, request ids, request log to a file (LOG_LEVEL=info), validation and auth on; rate limiting and the bcrypt queue's wait bound out of the way (RATE_LIMIT_MAX=0, BCRYPT_MAX_WAIT_MS=60000); BCRYPT_ROUNDS=${m.bcryptRounds}${m.bcryptRounds === 12 ? ' (the production default)' : ''}.`,
     `- Data: ${m.seedTasks} tasks; a list page is ${fmt(m.listBytes)} bytes of JSON. "ours" is WORKERS=1; "ours-default" is WORKERS unset (${m.defaultWorkers} workers).`,
     '',
     ...Object.entries(m.scenarios).map(([name, title]) => `- **${name}**: ${title}`),
