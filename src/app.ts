@@ -17,7 +17,7 @@ import { memoryStore, redisStore } from './cache/stores.js';
 import { generationReader, responseCache } from './cache/response-cache.js';
 import type { Logger } from './logging/logger.js';
 import { throttledWarn } from './logging/throttle.js';
-import { limiterFactory } from './rate-limit/limiters.js';
+import { limiterFactory, limiterLayers, type ProcessModel } from './rate-limit/limiters.js';
 import { createLoginGuard } from './rate-limit/login-guard.js';
 import { globalRateLimit } from './rate-limit/middleware.js';
 import type { RedisHandle } from './redis/client.js';
@@ -64,11 +64,11 @@ export function buildApp(deps: AppDeps): Express {
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
   const passwords = deps.passwords ?? createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
-  const limiters = limiterFactory(
-    redis?.client ?? null,
-    config.pm2Instance !== null ? { kind: 'pm2', db } : { kind: cluster.isWorker ? 'cluster' : 'alone' },
+  const processModel: ProcessModel = config.pm2Instance !== null ? { kind: 'pm2', db } : { kind: cluster.isWorker ? 'cluster' : 'alone' };
+  const limiters = limiterFactory(redis?.client ?? null, processModel);
+  const loginGuard = createLoginGuard(limiterLayers(redis?.client ?? null, processModel), config.rateLimit, logger, () =>
+    metrics.rateLimited.inc({ limiter: 'login' }),
   );
-  const loginGuard = createLoginGuard(limiters, config.rateLimit, logger, () => metrics.rateLimited.inc({ limiter: 'login' }));
   const warn = throttledWarn(logger);
   const cacheStore = !config.cache.enabled
     ? null

@@ -25,19 +25,44 @@ export type ProcessModel = { readonly kind: 'cluster' } | { readonly kind: 'alon
  */
 export function limiterFactory(redis: Redis | null, model: ProcessModel = { kind: cluster.isWorker ? 'cluster' : 'alone' }): LimiterFactory {
   return (spec) => {
-    const options = {
-      keyPrefix: spec.keyPrefix,
-      points: spec.points,
-      duration: spec.durationSeconds,
-      ...(spec.blockSeconds ? { blockDuration: spec.blockSeconds } : {}),
-    };
-    const local =
-      model.kind === 'cluster'
-        ? new RateLimiterCluster({ ...options, timeoutMs: 1000 })
-        : model.kind === 'pm2'
-          ? new RateLimiterSQLite({ ...options, storeClient: model.db, storeType: 'better-sqlite3', tableName: 'rate_limits' })
-          : new RateLimiterMemory(options);
-    if (!redis) return local;
-    return new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: local });
+    const local = hostLimiter(spec, model);
+    return redis ? redisLimiter(spec, redis, local) : local;
   };
+}
+
+/** LimiterLayers makes, for one limit, every store it is counted in (Redis when there is one, then this host's). */
+export type LimiterLayers = (spec: LimiterSpec) => RateLimiterAbstract[];
+
+/**
+ * limiterLayers counts a limit in this host's store always, and in Redis too when there is one,
+ * for limits that must hold exactly: an insurance limiter starts from zero each time Redis fails
+ * or merely times out, so under a flapping Redis every switch would hand out fresh points. Here
+ * the host's count is always complete, and Redis adds the count shared with other hosts.
+ */
+export function limiterLayers(redis: Redis | null, model: ProcessModel): LimiterLayers {
+  return (spec) => {
+    const local = hostLimiter(spec, model);
+    return redis ? [redisLimiter(spec, redis), local] : [local];
+  };
+}
+
+function options(spec: LimiterSpec) {
+  return {
+    keyPrefix: spec.keyPrefix,
+    points: spec.points,
+    duration: spec.durationSeconds,
+    ...(spec.blockSeconds ? { blockDuration: spec.blockSeconds } : {}),
+  };
+}
+
+function hostLimiter(spec: LimiterSpec, model: ProcessModel): RateLimiterAbstract {
+  return model.kind === 'cluster'
+    ? new RateLimiterCluster({ ...options(spec), timeoutMs: 1000 })
+    : model.kind === 'pm2'
+      ? new RateLimiterSQLite({ ...options(spec), storeClient: model.db, storeType: 'better-sqlite3', tableName: 'rate_limits' })
+      : new RateLimiterMemory(options(spec));
+}
+
+function redisLimiter(spec: LimiterSpec, redis: Redis, insuranceLimiter?: RateLimiterAbstract): RateLimiterAbstract {
+  return new RateLimiterRedis({ ...options(spec), storeClient: redis, rejectIfRedisNotReady: true, ...(insuranceLimiter ? { insuranceLimiter } : {}) });
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient, type ApiResponse } from '../test-support/client.js';
@@ -103,6 +104,40 @@ for (const backend of ['no Redis', 'Redis up', 'Redis down'] as const) {
       assert.equal((await api.get('/api/v1/auth/me', { token })).status, 200, 'the password was not changed');
     });
 
+    test(`with the cluster primary stopped (kill -STOP), a password check ${backend === 'Redis up' ? 'is still counted in Redis' : 'is refused with 503, not run unlimited'}`, async () => {
+      // A connection accepted before the stop: the primary hands out new connections, this one bypasses it.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const send = (path: string, json?: object) =>
+        new Promise<{ status: number; headers: IncomingHttpHeaders; body: Record<string, unknown> }>((resolve, reject) => {
+          const body = json ? JSON.stringify(json) : undefined;
+          const headers = { 'x-forwarded-for': '203.0.113.90', ...(body ? { 'content-type': 'application/json' } : {}) };
+          const req = request(`${server.url}${path}`, { method: body ? 'POST' : 'GET', agent, headers }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString() || '{}') }));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      assert.equal((await send('/health')).status, 200);
+      process.kill(server.child.pid as number, 'SIGSTOP');
+      try {
+        const answer = await send('/api/v1/auth/login', { email: victim.email, password: 'wrong-while-stopped' });
+        if (backend === 'Redis up') {
+          assert.equal(answer.status, 401);
+        } else {
+          assert.equal(answer.status, 503);
+          assert.equal(answer.body.code, 'service_unavailable');
+          assert.match(String(answer.headers['content-type']), /^application\/problem\+json/);
+          assert.ok(Number(answer.headers['retry-after']) >= 1);
+        }
+      } finally {
+        process.kill(server.child.pid as number, 'SIGCONT');
+        agent.destroy();
+      }
+      assert.equal((await login(victim.email, victim.password, '203.0.113.91')).status, 200, 'logins work again');
+    });
+
     if (backend === 'Redis up') {
       test('the counts live in Redis, shared beyond this host', async () => {
         const client = new Redis(redis!.url, { lazyConnect: true });
@@ -113,6 +148,28 @@ for (const backend of ['no Redis', 'Redis up', 'Redis down'] as const) {
         } finally {
           client.disconnect();
         }
+      });
+
+      test('Redis going away and coming back empty hands out no fresh guesses: still at most the limit in all', async () => {
+        const ip = '203.0.113.96';
+        const burst = async (phase: string) => {
+          const counts = tally(await Promise.all(Array.from({ length: 20 }, (_, i) => login(victim.email, `wrong-${phase}-${i}`, ip))));
+          console.log(`Redis ${phase}: ${JSON.stringify(counts)}`);
+          return counts[401] ?? 0;
+        };
+        const redisState = async (state: string) => {
+          for (let i = 0; i < 100 && (await api.get('/health')).body.checks.redis !== state; i++) await sleep(100);
+          assert.equal((await api.get('/health')).body.checks.redis, state);
+        };
+        const checked = [await burst('up')];
+        await redis!.kill();
+        await redisState('down');
+        checked.push(await burst('down'));
+        await redis!.start();
+        await redisState('up');
+        checked.push(await burst('back empty'));
+        assert.ok(checked[0]! + checked[1]! + checked[2]! <= CONSECUTIVE, `${checked.join(' + ')} guesses were checked`);
+        assertLimited(await login(victim.email, victim.password, ip), 60);
       });
     }
   });
