@@ -5,7 +5,9 @@
 #   docker build -t backend-api .
 #   docker run -e JWT_SECRET="$(openssl rand -base64 48)" -p 3000:3000 -v backend-api-data:/data backend-api
 
-FROM node:20-bookworm-slim AS build
+# Node 24 LTS, the major the executable embeds: npm ci builds better-sqlite3's addon for its ABI,
+# and the build puts that very addon into the executable instead of compiling it again.
+FROM node:24-bookworm-slim AS build
 # better-sqlite3 compiles its addon from source when no prebuilt one fits; the image's own
 # Node headers (nodedir) spare node-gyp a download.
 RUN apt-get update \
@@ -17,7 +19,8 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# The executable is this stage's Node with the bundle injected: same glibc family as the final stage.
+# The executable is the Node 24 pinned in scripts/node-runtime.mjs (fetched with npm from the
+# registry, integrity checked) with the bundle injected; it needs glibc, as the final stage has.
 RUN npm run build
 
 FROM debian:bookworm-slim

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds dist/: the server bundled by esbuild into one CommonJS file (every file of ASSET_FILES
 // inside it) in two flavours, one for node beside node_modules and one for the single executable;
-// then, unless --bundle-only, the single executable dist/backend-api: this node binary with that
-// bundle and better-sqlite3's addon injected (Node's single executable applications).
+// then, unless --bundle-only, the single executable dist/backend-api: the pinned Node 24 LTS
+// (scripts/node-runtime.mjs, from the npm registry) with that bundle and better-sqlite3's addon,
+// built for that Node, injected (Node's single executable applications).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import postject from 'postject';
 import { tsImport } from 'tsx/esm/api';
+import { ensureAddon, ensureRuntime, RUNTIME } from './node-runtime.mjs';
 
 const HELP = `Usage: npm run build [-- --bundle-only] [--out <dir>]
 
@@ -22,8 +24,9 @@ Writes, into dist/ or --out <dir>, each bundle with its source map (.map):
   backend-api      the single executable (skipped with --bundle-only): needs no Node.js, no
                    node_modules and no file beside it
 
-The executable is this Node (${process.version}) with the bundle injected: build it with the
-Node you mean to ship, on the platform you ship to.`;
+The executable is Node ${RUNTIME.version} (pinned in scripts/node-runtime.mjs, fetched once from the
+npm registry), whatever Node runs this build, with the bundle and better-sqlite3's addon compiled
+for it (the first build compiles it: python3, make and g++). Build on the platform you ship to.`;
 
 // The sentinel Node's binary carries to say whether a single-executable blob is injected.
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -108,15 +111,21 @@ async function quietly(noise, work) {
   }
 }
 
-/** singleExecutable copies this node binary and injects the bundle and the SQLite addon into it. */
+/** singleExecutable copies the pinned runtime's node binary and injects the bundle and the SQLite addon built for it. */
 async function singleExecutable(main, binary) {
-  const [major, minor] = process.versions.node.split('.').map(Number);
-  if (major < 20 || (major === 20 && minor < 12)) fail(`single executables with assets need Node 20.12 or later (this is ${process.version})`);
-  const addon = join(root, 'node_modules/better-sqlite3/build/Release', ADDON_ASSET);
   try {
-    statSync(addon);
+    statSync(join(root, 'node_modules/better-sqlite3/package.json'));
   } catch {
-    fail(`${relative(root, addon)} is missing: run npm ci first`);
+    fail('node_modules/better-sqlite3 is missing: run npm ci first');
+  }
+  let runtime;
+  let addon;
+  try {
+    const log = (line) => console.log(line);
+    runtime = ensureRuntime({ log });
+    addon = ensureAddon(runtime, { log });
+  } catch (error) {
+    fail(error.message);
   }
   const blob = join(dist, 'sea-prep.blob');
   const seaConfig = join(dist, 'sea-config.json');
@@ -131,8 +140,9 @@ async function singleExecutable(main, binary) {
       assets: { [ADDON_ASSET]: addon },
     }),
   );
-  run(process.execPath, ['--experimental-sea-config', seaConfig]);
-  copyFileSync(process.execPath, binary);
+  // The blob (its code cache above all) is the runtime's own: made by the node it goes into.
+  run(runtime.node, ['--experimental-sea-config', seaConfig]);
+  copyFileSync(runtime.node, binary);
   chmodSync(binary, 0o755);
   // Linux binaries carry no signature to remove; macOS would need codesign here.
   await quietly(/Can't find string offset for section name/, () =>

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -17,7 +17,12 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly jwt: {
     readonly secret: string;
-    readonly secretSource: 'env' | 'file';
+    /**
+     * env: JWT_SECRET; file: the development secret kept beside the database; pending: that file
+     * does not exist yet (serve makes it); unused: a command that signs no token never read one;
+     * ephemeral: made up for this process alone, because the data directory is another user's.
+     */
+    readonly secretSource: SecretSource;
     readonly expiresInSeconds: number;
     readonly issuer: string;
     readonly audience: string;
@@ -46,6 +51,8 @@ export interface Config {
   readonly metricsToken: string | null;
   /** PM2's instance number when PM2 runs this process in cluster mode, else null. */
   readonly pm2Instance: number | null;
+  /** systemd's notification socket (Type=notify units), else null. */
+  readonly notifySocket: string | null;
 }
 
 /** ConfigError lists every problem found in the environment at once. */
@@ -59,12 +66,20 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+type SecretSource = 'env' | 'file' | 'pending' | 'unused' | 'ephemeral';
+
+/**
+ * What a command does with the JWT secret: use it (serve: outside production it makes the
+ * development secret file when missing), check it as serve would without writing anything
+ * (check-config), or ignore it (commands that sign no token: nothing demanded, nothing written).
+ */
+export type SecretUse = 'use' | 'check' | 'ignore';
 
 const MIN_SECRET_BYTES = 32;
 const SECRET_FILE = 'jwt-secret';
 
 /** loadConfig reads, validates and freezes the whole configuration; it throws ConfigError listing all problems. */
-export function loadConfig(env: Env, version = '0.0.0'): Config {
+export function loadConfig(env: Env, version = '0.0.0', secretUse: SecretUse = 'use'): Config {
   const problems: string[] = [];
   const read = new EnvReader(env, problems);
 
@@ -116,9 +131,11 @@ export function loadConfig(env: Env, version = '0.0.0'): Config {
     },
     metricsToken: read.optionalSecret('METRICS_TOKEN', 16),
     pm2Instance: env.pm_id === undefined ? null : read.int('NODE_APP_INSTANCE', 0, 0, 1024),
+    notifySocket: env.NOTIFY_SOCKET || null,
   };
 
-  const secret = resolveJwtSecret(rawSecret, nodeEnv, dirname(databasePath), problems);
+  const secret =
+    secretUse === 'ignore' ? { secret: '', secretSource: 'unused' as const } : resolveJwtSecret(rawSecret, nodeEnv, dirname(databasePath), problems, secretUse === 'use');
 
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({ ...config, jwt: { ...config.jwt, ...secret } });
@@ -126,14 +143,18 @@ export function loadConfig(env: Env, version = '0.0.0'): Config {
 
 /**
  * resolveJwtSecret takes JWT_SECRET from the environment; outside production, when it is
- * unset, it generates one once and keeps it beside the database so restarts keep tokens valid.
+ * unset, it generates one once (when allowed to write) and keeps it beside the database so
+ * restarts keep tokens valid. It never adds that file to another user's data directory (root
+ * running the server against the service's state directory): such a process gets a secret of
+ * its own that nothing keeps.
  */
 function resolveJwtSecret(
   raw: string | undefined,
   env: NodeEnv,
   dataDir: string,
   problems: string[],
-): { secret: string; secretSource: 'env' | 'file' } {
+  mayWrite: boolean,
+): { secret: string; secretSource: SecretSource } {
   if (raw !== undefined && raw !== '') {
     if (Buffer.byteLength(raw) < MIN_SECRET_BYTES) {
       problems.push(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes (got ${Buffer.byteLength(raw)})`);
@@ -145,11 +166,13 @@ function resolveJwtSecret(
     return { secret: '', secretSource: 'env' };
   }
   const file = join(dataDir, SECRET_FILE);
+  if (!mayWrite && !existsSync(file)) return { secret: '', secretSource: 'pending' };
+  if (!existsSync(file) && ownedByAnotherUser(dataDir)) return { secret: randomBytes(48).toString('base64url'), secretSource: 'ephemeral' };
   try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (mayWrite) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     try {
       // 'wx' fails when another process won the race; then its secret is the one to read.
-      writeFileSync(file, randomBytes(48).toString('base64url'), { flag: 'wx', mode: 0o600 });
+      if (mayWrite) writeFileSync(file, randomBytes(48).toString('base64url'), { flag: 'wx', mode: 0o600 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
@@ -159,6 +182,15 @@ function resolveJwtSecret(
   } catch (error) {
     problems.push(`cannot keep a development JWT secret in ${file}: ${(error as Error).message}`);
     return { secret: '', secretSource: 'file' };
+  }
+}
+
+/** ownedByAnotherUser says whether a directory exists and belongs to someone other than this process's user. */
+function ownedByAnotherUser(dir: string): boolean {
+  try {
+    return statSync(dir).uid !== process.geteuid?.();
+  } catch {
+    return false;
   }
 }
 

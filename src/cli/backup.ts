@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { openDatabase, type Db } from '../db/database.js';
+import { openStateDatabase } from './state-files.js';
 import { CommandError, EXIT_USAGE } from './command-error.js';
 
 /**
@@ -17,7 +18,7 @@ export async function backupCommand(config: Config, args: string[]): Promise<voi
   createPrivateFile(target);
 
   try {
-    const source = openDatabase(config.database.path, config.database);
+    const source = openStateDatabase(config);
     try {
       await source.backup(target);
     } finally {

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +9,7 @@ import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { schemaVersion } from '../db/migrations.js';
 import { createLogger } from '../logging/logger.js';
+import { singleProcess } from '../process/model.js';
 import { serve } from '../server.js';
 import { ApiClient } from '../test-support/client.js';
 import { testEnv } from '../test-support/app.js';
@@ -41,9 +42,9 @@ function freshEnv(name: string): Record<string, string> {
 }
 
 describe('the command line', () => {
-  test('--version prints the version, --help names every command, an unknown command exits 2', () => {
+  test('--version prints the version and the runtime\'s, --help names every command, an unknown command exits 2', () => {
     const env = freshEnv('help');
-    assert.deepEqual(cli(['--version'], env), { status: 0, stdout: `${VERSION}\n`, stderr: '' });
+    assert.deepEqual(cli(['--version'], env), { status: 0, stdout: `backend-api ${VERSION}, Node.js ${process.version}\n`, stderr: '' });
     const help = cli(['--help'], env);
     assert.equal(help.status, 0);
     for (const command of ['serve', 'migrate', 'create-admin', 'backup', 'check-config', '--version', '--help']) assert.match(help.stdout, new RegExp(`^  ${command}`, 'm'));
@@ -68,6 +69,96 @@ describe('the command line', () => {
     assert.match(bad.stderr, /PORT must be an integer/);
     assert.match(bad.stderr, /WORKERS must be an integer/);
     assert.ok(!bad.stderr.includes(env.JWT_SECRET!));
+  });
+
+  test('--env-file: check-config reads the settings a unit would, the file winning over the environment', () => {
+    const env = freshEnv('env-file');
+    const file = join(dir, 'service.env');
+    const secret = 'file-secret-0123456789-0123456789-0123456789';
+    writeFileSync(file, `# like /etc/backend-api/backend-api.env\nJWT_SECRET=${secret}\nPORT=4321\nNODE_ENV=production\n`, { mode: 0o600 });
+    for (const args of [['check-config', '--env-file', file], [`--env-file=${file}`, 'check-config'], ['--env-file', file, 'check-config']]) {
+      const run = cli(args, { ...env, PORT: '1111' });
+      assert.equal(run.status, 0, run.stderr);
+      const printed = JSON.parse(run.stdout);
+      assert.deepEqual([printed.port, printed.env, printed.jwt.secretSource, printed.jwt.secret], [4321, 'production', 'env', '[set]']);
+      assert.ok(!run.stdout.includes(secret));
+    }
+    // Later files win, as several EnvironmentFile= lines do.
+    const second = join(dir, 'override.env');
+    writeFileSync(second, 'PORT=5432\n');
+    assert.equal(JSON.parse(cli(['check-config', '--env-file', file, '--env-file', second], env).stdout).port, 5432);
+
+    // Node itself looks for every --env-file of its command line, the script's included, and stops
+    // with 9 when one cannot be read; a Node that left them alone would reach our own check (78).
+    const missing = cli(['check-config', '--env-file', join(dir, 'no-such.env')], env);
+    assert.ok(
+      (missing.status === 9 && /no-such\.env: not found/.test(missing.stderr)) || (missing.status === 78 && /cannot read --env-file .*no-such\.env/.test(missing.stderr)),
+      `${missing.status} ${missing.stderr}`,
+    );
+    assert.equal(cli(['check-config', '--env-file'], env).status, 2);
+    const bad = join(dir, 'bad.env');
+    writeFileSync(bad, 'NODE_ENV=production\nJWT_SECRET=\n');
+    const refused = cli(['check-config', '--env-file', bad], env);
+    assert.equal(refused.status, 78, 'the file empties the environment\'s JWT_SECRET');
+    assert.match(refused.stderr, /JWT_SECRET is required in production/);
+  });
+
+  test('check-config writes nothing: in development without JWT_SECRET it says serve will make the secret file', () => {
+    const env = freshEnv('dev-check');
+    delete env.JWT_SECRET;
+    const run = cli(['check-config'], { ...env, NODE_ENV: 'development' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).jwt.secretSource, 'pending');
+    assert.ok(!existsSync(join(dir, 'dev-check')), 'no data directory, no jwt-secret');
+    assert.deepEqual(readdirSync(dir).filter((name) => name.startsWith('dev-check')), []);
+
+    // Once there, the file is read (and checked) as serve would read it.
+    mkdirSync(join(dir, 'dev-check', 'data'), { recursive: true });
+    writeFileSync(join(dir, 'dev-check', 'data', 'jwt-secret'), 'short');
+    const short = cli(['check-config'], { ...env, NODE_ENV: 'development' });
+    assert.equal(short.status, 78);
+    assert.match(short.stderr, /jwt-secret holds a secret shorter than 32 bytes/);
+  });
+
+  test('migrate, create-admin and backup neither demand JWT_SECRET in production nor write a development secret', () => {
+    const env = freshEnv('no-secret');
+    delete env.JWT_SECRET;
+    for (const nodeEnv of ['production', 'development']) {
+      const settings = { ...env, NODE_ENV: nodeEnv };
+      assert.equal(cli(['migrate'], settings).status, 0);
+      const admin = cli(['create-admin', `root-${nodeEnv}`, `root-${nodeEnv}@example.com`], settings, PASSWORD);
+      assert.equal(admin.status, 0, admin.stderr);
+      const backup = cli(['backup', join(dir, `no-secret-${nodeEnv}.db`)], settings);
+      assert.equal(backup.status, 0, backup.stderr);
+    }
+    assert.ok(!existsSync(join(dir, 'no-secret', 'data', 'jwt-secret')));
+    const serve = cli(['serve'], { ...env, NODE_ENV: 'production' });
+    assert.equal(serve.status, 78);
+    assert.match(serve.stderr, /JWT_SECRET is required in production/);
+  });
+
+  test('run as root, the commands leave every file in a state directory to the directory\'s owner', (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root, as an operator with sudo');
+    const state = join(dir, 'state');
+    mkdirSync(state, { mode: 0o700 });
+    chownSync(state, 65534, 65534);
+    const env = { ...freshEnv('state'), DATABASE_PATH: join(state, 'app.db'), NODE_ENV: 'production' };
+    delete (env as Record<string, string | undefined>).JWT_SECRET;
+    assert.equal(cli(['migrate'], env).status, 0);
+    assert.equal(cli(['create-admin', 'root', 'root@example.com'], env, PASSWORD).status, 0);
+    const owners = () => readdirSync(state).map((name) => `${name}:${statSync(join(state, name)).uid}`);
+    assert.deepEqual(owners(), ['app.db:65534']);
+    // A connection holding the WAL open while the backup runs, its -wal and -shm made by root here.
+    const holder = new Database(env.DATABASE_PATH);
+    try {
+      holder.prepare("INSERT INTO tasks (title, created_at, updated_at) VALUES ('x', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')").run();
+      const backup = cli(['backup', join(dir, 'state-backup.db')], env);
+      assert.equal(backup.status, 0, backup.stderr);
+      assert.deepEqual(owners().sort(), ['app.db-shm:65534', 'app.db-wal:65534', 'app.db:65534']);
+    } finally {
+      holder.close();
+    }
+    assert.equal(statSync(join(dir, 'state-backup.db')).uid, 0, "the copy is root's own");
   });
 
   test('migrate creates the schema once and then reports it up to date', () => {
@@ -96,7 +187,7 @@ describe('create-admin', () => {
     const config = loadConfig(env(), 'test');
     const db = openDatabase(config.database.path, config.database);
     const logger = createLogger(config, { console: false, files: false });
-    const running = await serve({ config, logger, db });
+    const running = await serve({ config, logger, db, model: singleProcess() });
     try {
       const api = new ApiClient(`http://127.0.0.1:${running.port}`);
       const login = await api.post('/api/v1/auth/login', { json: { email: 'root@example.com', password: PASSWORD } });

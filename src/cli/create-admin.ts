@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { createPasswordHasher } from '../auth/passwords.js';
 import type { Config } from '../config.js';
-import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
 import { createWriter } from '../db/write.js';
 import { AppError } from '../http/errors.js';
 import { toFieldProblems } from '../openapi/ajv.js';
 import { loadSpec } from '../openapi/spec.js';
 import { createUserRepository, toUser } from '../users/repository.js';
+import { openStateDatabase } from './state-files.js';
 import { CommandError, EXIT_USAGE } from './command-error.js';
 
 const USAGE = `usage: backend-api create-admin <username> <email>
@@ -31,7 +31,7 @@ export async function createAdminCommand(config: Config, args: string[], input: 
   const password = input.isTTY ? await promptTwice(input) : await readFirstLine(input);
   checkAgainstContract({ ...account, password });
 
-  const db = openDatabase(config.database.path, config.database);
+  const db = openStateDatabase(config);
   const passwords = createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
   try {
     migrate(db);

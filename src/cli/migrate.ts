@@ -1,10 +1,10 @@
 import type { Config } from '../config.js';
-import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
+import { openStateDatabase } from './state-files.js';
 
 /** migrateCommand brings the schema up to date, as `serve` does before forking, and says what it did. */
 export function migrateCommand(config: Config): void {
-  const db = openDatabase(config.database.path, config.database);
+  const db = openStateDatabase(config);
   try {
     const { from, to } = migrate(db);
     process.stdout.write(

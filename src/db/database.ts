@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { WAL_TRUNCATE_BYTES } from './checkpoint.js';
 import { nativeBinding } from './native-binding.js';
 
 export type Db = Database.Database;
@@ -28,7 +29,25 @@ export function openDatabase(path: string, options: OpenOptions): Db {
   db.pragma('cache_size = -2000');
   // Temporary b-trees (sorts without an index) stay in memory.
   db.pragma('temp_store = MEMORY');
+  // A WAL that a burst made large is cut back to this when it restarts (see startCheckpointer).
+  db.pragma(`journal_size_limit = ${WAL_TRUNCATE_BYTES}`);
   return db;
+}
+
+/**
+ * closeDatabase checkpoints and closes, and never throws: on a full disk (or with a reader still
+ * on the WAL) the checkpoint fails, the WAL stays beside the database and SQLite replays it at the
+ * next open, so nothing is lost and the stop goes on. Returns the checkpoint's error, if any.
+ */
+export function closeDatabase(db: Db, checkpoint: 'PASSIVE' | 'TRUNCATE'): unknown {
+  let failure: unknown;
+  try {
+    db.pragma(`wal_checkpoint(${checkpoint})`);
+  } catch (error) {
+    failure = error;
+  }
+  db.close();
+  return failure;
 }
 
 /** isBusyError tells whether SQLite gave up waiting for a lock. */

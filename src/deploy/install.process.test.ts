@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -81,11 +81,25 @@ describe('scripts/install.sh', () => {
     const none = install(['--destdir', destdir, '--binary', join(dir, 'nothing-here')]);
     assert.equal(none.status, 1);
     assert.match(none.stderr, /no executable at .*nothing-here: run npm run build first/);
-    const asNobody =
-      process.getuid?.() === 0
-        ? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', SCRIPT, '--binary', binary], { encoding: 'utf8' })
-        : install(['--binary', binary]);
+    const asNobody = process.getuid?.() === 0 ? runAsNobody(['--binary', binary]) : install(['--binary', binary]);
     assert.equal(asNobody.status, 1, asNobody.stderr);
     assert.match(asNobody.stderr, /must run as root/);
   });
 });
+
+/**
+ * runAsNobody runs a copy of the script as nobody: the clone may sit in a private directory (a
+ * home of mode 0700) that nobody cannot enter, so the copy goes to a fresh directory it can read.
+ */
+function runAsNobody(args: string[]) {
+  const readable = mkdtempSync(join(tmpdir(), 'backend-api-install-nobody-'));
+  try {
+    chmodSync(readable, 0o755);
+    const copy = join(readable, 'install.sh');
+    copyFileSync(SCRIPT, copy);
+    chmodSync(copy, 0o755);
+    return spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', copy, ...args], { encoding: 'utf8' });
+  } finally {
+    rmSync(readable, { recursive: true, force: true });
+  }
+}

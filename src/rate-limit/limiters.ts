@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import type { Redis } from 'ioredis';
 import { RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from '../db/database.js';
@@ -13,8 +12,11 @@ export interface LimiterSpec {
 /** A LimiterFactory makes limiters that share their counts as widely as the process model allows. */
 export type LimiterFactory = (spec: LimiterSpec) => RateLimiterAbstract;
 
-/** How the processes of this host are organised, which decides where per-host counts can live. */
-export type ProcessModel = { readonly kind: 'cluster' } | { readonly kind: 'alone' } | { readonly kind: 'pm2'; readonly db: Db };
+/**
+ * Where the processes of one host can keep a count together, which their process model decides:
+ * in our cluster primary, in the SQLite file PM2 instances share, or in the one process there is.
+ */
+export type HostCounts = { readonly kind: 'primary' } | { readonly kind: 'memory' } | { readonly kind: 'sqlite'; readonly db: Db };
 
 /**
  * limiterFactory: with Redis, counts live in Redis (shared by every worker and host) and, while
@@ -23,9 +25,9 @@ export type ProcessModel = { readonly kind: 'cluster' } | { readonly kind: 'alon
  * process is alone. Under PM2 there is no primary of ours to hold them, so the instances share
  * them in the SQLite file they already share (one small write per counted request).
  */
-export function limiterFactory(redis: Redis | null, model: ProcessModel = { kind: cluster.isWorker ? 'cluster' : 'alone' }): LimiterFactory {
+export function limiterFactory(redis: Redis | null, host: HostCounts): LimiterFactory {
   return (spec) => {
-    const local = hostLimiter(spec, model);
+    const local = hostLimiter(spec, host);
     return redis ? redisLimiter(spec, redis, local) : local;
   };
 }
@@ -39,9 +41,9 @@ export type LimiterLayers = (spec: LimiterSpec) => RateLimiterAbstract[];
  * or merely times out, so under a flapping Redis every switch would hand out fresh points. Here
  * the host's count is always complete, and Redis adds the count shared with other hosts.
  */
-export function limiterLayers(redis: Redis | null, model: ProcessModel): LimiterLayers {
+export function limiterLayers(redis: Redis | null, host: HostCounts): LimiterLayers {
   return (spec) => {
-    const local = hostLimiter(spec, model);
+    const local = hostLimiter(spec, host);
     return redis ? [redisLimiter(spec, redis), local] : [local];
   };
 }
@@ -55,11 +57,11 @@ function options(spec: LimiterSpec) {
   };
 }
 
-function hostLimiter(spec: LimiterSpec, model: ProcessModel): RateLimiterAbstract {
-  return model.kind === 'cluster'
+function hostLimiter(spec: LimiterSpec, host: HostCounts): RateLimiterAbstract {
+  return host.kind === 'primary'
     ? new RateLimiterCluster({ ...options(spec), timeoutMs: 1000 })
-    : model.kind === 'pm2'
-      ? new RateLimiterSQLite({ ...options(spec), storeClient: model.db, storeType: 'better-sqlite3', tableName: 'rate_limits' })
+    : host.kind === 'sqlite'
+      ? new RateLimiterSQLite({ ...options(spec), storeClient: host.db, storeType: 'better-sqlite3', tableName: 'rate_limits' })
       : new RateLimiterMemory(options(spec));
 }
 

@@ -120,7 +120,7 @@ for (const backend of ['no Redis', 'Redis up', 'Redis down'] as const) {
           req.end(body);
         });
       assert.equal((await send('/health')).status, 200);
-      process.kill(server.child.pid as number, 'SIGSTOP');
+      process.kill(server.pid, 'SIGSTOP');
       try {
         const answer = await send('/api/v1/auth/login', { email: victim.email, password: 'wrong-while-stopped' });
         if (backend === 'Redis up') {
@@ -132,7 +132,7 @@ for (const backend of ['no Redis', 'Redis up', 'Redis down'] as const) {
           assert.ok(Number(answer.headers['retry-after']) >= 1);
         }
       } finally {
-        process.kill(server.child.pid as number, 'SIGCONT');
+        process.kill(server.pid, 'SIGCONT');
         agent.destroy();
       }
       assert.equal((await login(victim.email, victim.password, '203.0.113.91')).status, 200, 'logins work again');

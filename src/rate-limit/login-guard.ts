@@ -4,7 +4,7 @@ import { problems } from '../http/errors.js';
 import type { Logger } from '../logging/logger.js';
 import { throttledWarn } from '../logging/throttle.js';
 import type { LimiterLayers } from './limiters.js';
-import { retryAfterSeconds } from './middleware.js';
+import { rateLimitFields, retryAfterSeconds } from './middleware.js';
 
 /**
  * LoginGuard slows password guessing: failed checks per IP per day, and consecutive failed
@@ -72,6 +72,11 @@ export function createLoginGuard(layers: LimiterLayers, config: Config['rateLimi
       }
     }
   };
+  /** The RateLimit policy of each limit, in the order taken. */
+  const policies = [
+    { policy: 'login-ip', limit: config.loginFailsPerIpPerDay },
+    { policy: 'login-account', limit: config.loginConsecutiveFails },
+  ];
   const giveBack = (taken: readonly Taken[]) => taken.flatMap((t) => t.counted.map((store) => store.reward(t.key, 1)));
   /**
    * align blocks a limit's stores that still had room when another of its stores refused, for as
@@ -87,12 +92,15 @@ export function createLoginGuard(layers: LimiterLayers, config: Config['rateLimi
     async attempt(email, ip, check) {
       const accountKey = `${email.toLowerCase()}_${ip}`;
       const taken = await Promise.all([take(perIp, ip), take(perAccount, accountKey)]);
-      const limited = taken.flatMap((t) => t.refusals);
-      if (limited.length > 0) {
+      if (taken.some((t) => t.refusals.length > 0)) {
         // The limit that refused is aligned; the other one gets its point back, as this guess was not checked.
         await quietly(taken.flatMap((t) => (t.refusals.length > 0 ? align(t) : giveBack([t]))));
+        // The store that makes the client wait longest names the RateLimit fields of the 429.
+        const [longest] = policies
+          .flatMap((policy, i) => (taken[i] as Taken).refusals.map((state) => ({ ...policy, state })))
+          .sort((x, y) => y.state.msBeforeNext - x.state.msBeforeNext);
         onReject();
-        throw problems.rateLimited(Math.max(...limited.map(retryAfterSeconds)));
+        throw problems.rateLimited(retryAfterSeconds(longest!.state), rateLimitFields(longest!.policy, longest!.limit, 86_400, longest!.state));
       }
       if (taken.some((t) => t.counted.length === 0)) {
         await quietly(giveBack(taken));

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
 import { createLogger } from '../logging/logger.js';
+import { singleProcess } from '../process/model.js';
 import { serve, type RunningServer } from '../server.js';
 import { ApiClient } from './client.js';
 
@@ -55,7 +56,7 @@ export async function startTestApp(overrides: Record<string, string> = {}, optio
   const handled: string[] = [];
   const real = createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
   const passwords = options.passwords?.(real) ?? real;
-  const running = await serve({ config, logger, db: appDb, observe: (id) => handled.push(id), passwords });
+  const running = await serve({ config, logger, db: appDb, model: singleProcess(), observe: (id) => handled.push(id), passwords });
   const url = `http://127.0.0.1:${running.port}`;
   const db = new Database(config.database.path, { readonly: true });
   return {

@@ -17,6 +17,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** start (re)starts it on the same port, empty. */
   start(): Promise<void>;
+  /** pause freezes it (SIGSTOP): connections stay open and nothing is answered, as a hung Redis does. */
+  pause(): void;
+  /** resume lets it go on (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -53,6 +57,8 @@ export async function startRedis(): Promise<RedisServer> {
       child.kill('SIGKILL');
       await gone;
     },
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     stop: () => server.kill(),
   };
   await server.start();
