@@ -69,9 +69,10 @@ export function buildApp(deps: AppDeps): Express {
   const tokens = createTokenService(config.jwt);
   const passwords = deps.passwords ?? createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
   const limiters = limiterFactory(redis?.client ?? null, model.hostCounts);
-  const loginGuard = createLoginGuard(limiterLayers(redis?.client ?? null, model.hostCounts), config.rateLimit, logger, () =>
-    metrics.rateLimited.inc({ limiter: 'login' }),
-  );
+  const loginGuard = createLoginGuard(limiterLayers(redis?.client ?? null, model.hostCounts), config.rateLimit, logger, {
+    onReject: () => metrics.rateLimited.inc({ limiter: 'login' }),
+    draining: () => deps.lifecycle.state === 'stopping',
+  });
   const warn = throttledWarn(logger);
   const cacheStore = !config.cache.enabled
     ? null

@@ -76,7 +76,7 @@ describe('the primary keeps the number of workers asked', () => {
   });
 
   test('primary SIGKILLed: its workers finish the 6 logins in flight and exit 0, with no unhandled error', async () => {
-    const server = await startServerProcess({ detached: true, reaper: true, env: { BCRYPT_ROUNDS: '12', SHUTDOWN_TIMEOUT: '20' } });
+    const server = await startServerProcess({ detached: true, reaper: true, env: { BCRYPT_ROUNDS: '12', BCRYPT_MAX_WAIT_MS: '60000', SHUTDOWN_TIMEOUT: '20' } });
     servers.push(server);
     const workers = childPids(server.pid);
     const logins = await slowLoginsInFlight(server, 6);

@@ -48,9 +48,18 @@ async function take(stores: readonly RateLimiterAbstract[], key: string): Promis
  * When no store can count a limit (Redis down and the host's store failing too), the check is
  * refused with 503 instead of run unlimited: guessing must not become free because a store is slow
  * or down, and the host's store (the cluster primary, or SQLite under PM2) only fails when the
- * host itself is in trouble. Failing to give a point back is only logged: it errs strict.
+ * host itself is in trouble. The one exception is a process that is draining (`draining()`), as
+ * when its primary is gone: it takes no new connection, so the checks it lets through are the
+ * requests in flight, at most one per connection, and those are answered rather than refused.
+ * Failing to give a point back is only logged: it errs strict.
  */
-export function createLoginGuard(layers: LimiterLayers, config: Config['rateLimit'], logger: Logger, onReject: () => void): LoginGuard {
+export function createLoginGuard(
+  layers: LimiterLayers,
+  config: Config['rateLimit'],
+  logger: Logger,
+  hooks: { readonly onReject: () => void; readonly draining: () => boolean },
+): LoginGuard {
+  const { onReject, draining } = hooks;
   const warn = throttledWarn(logger);
   const perIp = layers({
     keyPrefix: 'login:ip',
@@ -103,9 +112,14 @@ export function createLoginGuard(layers: LimiterLayers, config: Config['rateLimi
         throw problems.rateLimited(retryAfterSeconds(longest!.state), rateLimitFields(longest!.policy, longest!.limit, 86_400, longest!.state));
       }
       if (taken.some((t) => t.counted.length === 0)) {
-        await quietly(giveBack(taken));
-        warn('login-guard', 'login limiter unavailable; password check refused', { error: (taken.find((t) => t.error)?.error as Error)?.message });
-        throw problems.unavailable('Login protection is unavailable; retry shortly.');
+        const error = (taken.find((t) => t.error)?.error as Error)?.message;
+        if (draining()) {
+          warn('login-guard', 'login limiter unavailable while draining; a request in flight checked unlimited', { error });
+        } else {
+          await quietly(giveBack(taken));
+          warn('login-guard', 'login limiter unavailable; password check refused', { error });
+          throw problems.unavailable('Login protection is unavailable; retry shortly.');
+        }
       }
       let ok: boolean;
       try {
