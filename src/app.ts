@@ -18,7 +18,7 @@ import { memoryStore, redisStore } from './cache/stores.js';
 import { generationReader, responseCache } from './cache/response-cache.js';
 import type { Logger } from './logging/logger.js';
 import { throttledWarn } from './logging/throttle.js';
-import { limiterFactory } from './rate-limit/limiters.js';
+import { limiterFactory, limiterLayers } from './rate-limit/limiters.js';
 import { createLoginGuard } from './rate-limit/login-guard.js';
 import { globalRateLimit } from './rate-limit/middleware.js';
 import type { RedisHandle } from './redis/client.js';
@@ -69,7 +69,10 @@ export function buildApp(deps: AppDeps): Express {
   const tokens = createTokenService(config.jwt);
   const passwords = deps.passwords ?? createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
   const limiters = limiterFactory(redis?.client ?? null, model.hostCounts);
-  const loginGuard = createLoginGuard(limiters, config.rateLimit, logger, () => metrics.rateLimited.inc({ limiter: 'login' }));
+  const loginGuard = createLoginGuard(limiterLayers(redis?.client ?? null, model.hostCounts), config.rateLimit, logger, {
+    onReject: () => metrics.rateLimited.inc({ limiter: 'login' }),
+    draining: () => deps.lifecycle.state === 'stopping',
+  });
   const warn = throttledWarn(logger);
   const cacheStore = !config.cache.enabled
     ? null

@@ -6,8 +6,8 @@ import { startServerProcess, type ServerProcess } from '../test-support/process.
 import { slowLoginsInFlight } from '../test-support/slow-logins.js';
 
 const SHUTDOWN_TIMEOUT_S = 15;
-// A login then takes a few hundred milliseconds, and a worker's bcrypt thread runs them one at a time.
-// The bcrypt queue's wait bound is lifted: every login must be run, however slow this machine is.
+// A login then takes a few hundred milliseconds, and a worker's bcrypt thread runs them one at a time;
+// these logins must queue (on a crowded machine past the default wait bound), not be refused with 503.
 const SLOW = { BCRYPT_ROUNDS: '12', BCRYPT_MAX_WAIT_MS: '60000', SHUTDOWN_TIMEOUT: String(SHUTDOWN_TIMEOUT_S) };
 
 /** The ways an operator's stop reaches the processes: each must be one graceful stop. */

@@ -31,28 +31,53 @@ export type HostCounts =
  */
 export function limiterFactory(redis: Redis | null, host: HostCounts): LimiterFactory {
   return (spec) => {
-    const options = {
-      keyPrefix: spec.keyPrefix,
-      points: spec.points,
-      duration: spec.durationSeconds,
-      ...(spec.blockSeconds ? { blockDuration: spec.blockSeconds } : {}),
-    };
-    const local =
-      host.kind === 'primary'
-        ? primaryOrOwn(new RateLimiterCluster({ ...options, timeoutMs: 1000 }), new RateLimiterMemory(options), host.primaryGone)
-        : host.kind === 'sqlite'
-          ? new RateLimiterSQLite({ ...options, storeClient: host.db, storeType: 'better-sqlite3', tableName: 'rate_limits' })
-          : new RateLimiterMemory(options);
-    if (!redis) return local;
-    return new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: local });
+    const local = hostLimiter(spec, host);
+    return redis ? redisLimiter(spec, redis, local) : local;
   };
+}
+
+/** LimiterLayers makes, for one limit, every store it is counted in (Redis when there is one, then this host's). */
+export type LimiterLayers = (spec: LimiterSpec) => RateLimiterAbstract[];
+
+/**
+ * limiterLayers counts a limit in this host's store always, and in Redis too when there is one,
+ * for limits that must hold exactly: an insurance limiter starts from zero each time Redis fails
+ * or merely times out, so under a flapping Redis every switch would hand out fresh points. Here
+ * the host's count is always complete, and Redis adds the count shared with other hosts.
+ */
+export function limiterLayers(redis: Redis | null, host: HostCounts): LimiterLayers {
+  return (spec) => {
+    const local = hostLimiter(spec, host);
+    return redis ? [redisLimiter(spec, redis), local] : [local];
+  };
+}
+
+function options(spec: LimiterSpec) {
+  return {
+    keyPrefix: spec.keyPrefix,
+    points: spec.points,
+    duration: spec.durationSeconds,
+    ...(spec.blockSeconds ? { blockDuration: spec.blockSeconds } : {}),
+  };
+}
+
+function hostLimiter(spec: LimiterSpec, host: HostCounts): RateLimiterAbstract {
+  return host.kind === 'primary'
+    ? primaryOrOwn(new RateLimiterCluster({ ...options(spec), timeoutMs: 1000 }), new RateLimiterMemory(options(spec)), host.primaryGone)
+    : host.kind === 'sqlite'
+      ? new RateLimiterSQLite({ ...options(spec), storeClient: host.db, storeType: 'better-sqlite3', tableName: 'rate_limits' })
+      : new RateLimiterMemory(options(spec));
+}
+
+function redisLimiter(spec: LimiterSpec, redis: Redis, insuranceLimiter?: RateLimiterAbstract): RateLimiterAbstract {
+  return new RateLimiterRedis({ ...options(spec), storeClient: redis, rejectIfRedisNotReady: true, ...(insuranceLimiter ? { insuranceLimiter } : {}) });
 }
 
 /**
  * primaryOrOwn counts in the primary while there is one. A worker whose primary died accepts
  * nothing new and drains what it has in flight: those requests are counted in the worker itself
- * (a call sent to the primary as it died is asked again here), instead of failing for want of a
- * store, which a login would answer with 503.
+ * (a call sent to the primary as it died is asked again here) instead of failing for want of a
+ * store, which the login guard would have to answer with 503 or let through uncounted.
  */
 function primaryOrOwn(primary: RateLimiterCluster, own: RateLimiterMemory, primaryGone: () => boolean): RateLimiterAbstract {
   const call =

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
+import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient, type ApiResponse } from '../test-support/client.js';
@@ -36,6 +37,17 @@ for (const backend of ['no Redis', 'Redis up', 'Redis down'] as const) {
     const workersOf = (prefix: string) =>
       new Set(server.records().filter((r) => r.message === 'request' && String(r.requestId).startsWith(prefix)).map((r) => r.pid));
 
+    // Each worker has its own view of Redis: ask on new connections until several in a row agree.
+    const redisState = async (state: string) => {
+      let agreeing = 0;
+      for (let i = 0; i < 200 && agreeing < 6; i++) {
+        const health = await api.get('/health', { headers: { connection: 'close' } });
+        agreeing = health.body.checks.redis === state ? agreeing + 1 : 0;
+        if (agreeing === 0) await sleep(100);
+      }
+      assert.equal(agreeing, 6, `Redis ${state} on every worker`);
+    };
+
     before(async () => {
       if (backend !== 'no Redis') redis = await startRedis();
       server = await startServerProcess({
@@ -50,8 +62,7 @@ for (const backend of ['no Redis', 'Redis up', 'Redis down'] as const) {
       assert.equal((await api.post('/api/v1/auth/register', { json: victim })).status, 201);
       if (backend === 'Redis down') {
         await redis!.kill();
-        for (let i = 0; i < 50 && (await api.get('/health')).body.checks.redis !== 'down'; i++) await sleep(100);
-        assert.equal((await api.get('/health')).body.checks.redis, 'down');
+        await redisState('down');
       }
     });
     after(async () => {
@@ -103,6 +114,40 @@ for (const backend of ['no Redis', 'Redis up', 'Redis down'] as const) {
       assert.equal((await api.get('/api/v1/auth/me', { token })).status, 200, 'the password was not changed');
     });
 
+    test(`with the cluster primary stopped (kill -STOP), a password check ${backend === 'Redis up' ? 'is still counted in Redis' : 'is refused with 503, not run unlimited'}`, async () => {
+      // A connection accepted before the stop: the primary hands out new connections, this one bypasses it.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const send = (path: string, json?: object) =>
+        new Promise<{ status: number; headers: IncomingHttpHeaders; body: Record<string, unknown> }>((resolve, reject) => {
+          const body = json ? JSON.stringify(json) : undefined;
+          const headers = { 'x-forwarded-for': '203.0.113.90', ...(body ? { 'content-type': 'application/json' } : {}) };
+          const req = request(`${server.url}${path}`, { method: body ? 'POST' : 'GET', agent, headers }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString() || '{}') }));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      assert.equal((await send('/health')).status, 200);
+      process.kill(server.pid, 'SIGSTOP');
+      try {
+        const answer = await send('/api/v1/auth/login', { email: victim.email, password: 'wrong-while-stopped' });
+        if (backend === 'Redis up') {
+          assert.equal(answer.status, 401);
+        } else {
+          assert.equal(answer.status, 503);
+          assert.equal(answer.body.code, 'service_unavailable');
+          assert.match(String(answer.headers['content-type']), /^application\/problem\+json/);
+          assert.ok(Number(answer.headers['retry-after']) >= 1);
+        }
+      } finally {
+        process.kill(server.pid, 'SIGCONT');
+        agent.destroy();
+      }
+      assert.equal((await login(victim.email, victim.password, '203.0.113.91')).status, 200, 'logins work again');
+    });
+
     if (backend === 'Redis up') {
       test('the counts live in Redis, shared beyond this host', async () => {
         const client = new Redis(redis!.url, { lazyConnect: true });
@@ -113,6 +158,24 @@ for (const backend of ['no Redis', 'Redis up', 'Redis down'] as const) {
         } finally {
           client.disconnect();
         }
+      });
+
+      test('Redis going away and coming back empty hands out no fresh guesses: still at most the limit in all', async () => {
+        const ip = '203.0.113.96';
+        const burst = async (phase: string) => {
+          const counts = tally(await Promise.all(Array.from({ length: 20 }, (_, i) => login(victim.email, `wrong-${phase}-${i}`, ip))));
+          console.log(`Redis ${phase}: ${JSON.stringify(counts)}`);
+          return counts[401] ?? 0;
+        };
+        const checked = [await burst('up')];
+        await redis!.kill();
+        await redisState('down');
+        checked.push(await burst('down'));
+        await redis!.start();
+        await redisState('up');
+        checked.push(await burst('back empty'));
+        assert.ok(checked[0]! + checked[1]! + checked[2]! <= CONSECUTIVE, `${checked.join(' + ')} guesses were checked`);
+        assertLimited(await login(victim.email, victim.password, ip), 60);
       });
     }
   });
