@@ -132,6 +132,8 @@ function render() {
   $('logout').hidden = !user;
   $('tasks').hidden = !user;
   for (const node of document.querySelectorAll('.admin-only')) node.hidden = user?.role !== 'admin';
+  // status.js shows its live view to admins and stops refreshing it for anyone else.
+  document.dispatchEvent(new CustomEvent('dashboard:session'));
 }
 
 function formData(form) {
@@ -207,6 +209,8 @@ document.addEventListener('DOMContentLoaded', () => {
     await showFirstPage();
   }));
   $('logout').addEventListener('click', guarded(async () => {
+    // Logging out revokes the token: status.js must stop using it before it does.
+    document.dispatchEvent(new CustomEvent('dashboard:session', { detail: { ending: true } }));
     try {
       await api('POST', `${API}/auth/logout`);
     } finally {

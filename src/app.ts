@@ -1,8 +1,7 @@
-import cluster from 'node:cluster';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { authLoader, requireRole } from './auth/middleware.js';
-import { createPasswordHasher } from './auth/passwords.js';
+import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { authHandlers } from './auth/routes.js';
 import { createTokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
@@ -11,7 +10,9 @@ import { createWriter } from './db/write.js';
 import { healthHandlers, type DependencyState, type Lifecycle } from './health/routes.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, notFound } from './http/error-handler.js';
-import { loggerRequestLog, requestContext, type RequestLogger } from './http/request-context.js';
+import { createKeyedWrites, IDEMPOTENCY_TTL_SECONDS } from './idempotency/keyed-writes.js';
+import { createIdempotencyStore } from './idempotency/store.js';
+import { loggerRequestLog, requestContext } from './http/request-context.js';
 import './http/types.js';
 import { memoryStore, redisStore } from './cache/stores.js';
 import { generationReader, responseCache } from './cache/response-cache.js';
@@ -21,12 +22,12 @@ import { limiterFactory } from './rate-limit/limiters.js';
 import { createLoginGuard } from './rate-limit/login-guard.js';
 import { globalRateLimit } from './rate-limit/middleware.js';
 import type { RedisHandle } from './redis/client.js';
-import { metricsCollector } from './metrics/cluster.js';
-import { sharedMetricsCollector } from './metrics/shared-store.js';
-import { createMetrics } from './metrics/metrics.js';
 import { metricsHandlers } from './metrics/routes.js';
 import { operationsRouter } from './openapi/router.js';
 import { pagesRouter } from './pages/routes.js';
+import type { ProcessModel } from './process/model.js';
+import { statusHandlers } from './status/routes.js';
+import { statusSource } from './status/source.js';
 import { loadSpec, type Operation, type Spec } from './openapi/spec.js';
 import { createTaskRepository } from './tasks/repository.js';
 import { taskHandlers } from './tasks/routes.js';
@@ -42,31 +43,32 @@ export interface AppDeps {
   readonly spec?: Spec;
   /** Shared cache and rate-limit counts; without it both are kept on this host. */
   readonly redis?: RedisHandle | null;
-  /** Writes the one line per request (default: through logger, at info). */
-  readonly logRequest?: RequestLogger;
+  /** What the process model gives: where rate-limit counts live, how /metrics gathers, where request lines go. */
+  readonly model: ProcessModel;
+  /** The bcrypt queue (default: one of this process's, from config); tests pass one that counts its jobs. */
+  readonly passwords?: PasswordHasher;
   /** Called with the operationId once a request passed its guards and validation (tests use it to prove a refused one ran nothing). */
   readonly observe?: (operationId: string) => void;
 }
 
 const API_BASE = '/api/v1';
+/** How many times the API's per-client budget the pages (dashboard, Swagger UI, the spec) get. */
+const PAGES_BUDGET_FACTOR = 10;
 
 /** buildApp assembles the Express app; it never listens. */
 export function buildApp(deps: AppDeps): Express {
-  const { config, db, logger } = deps;
+  const { config, db, logger, model } = deps;
   const spec = deps.spec ?? loadSpec(undefined, config.cache.ttlSeconds || undefined);
   const redis = deps.redis ?? null;
-  // This process's instruments; /metrics gathers them (with every worker's, in cluster mode).
-  const metrics = createMetrics();
+  const metrics = model.metrics;
   metrics.watchRedis(() => redis?.state() === 'up');
-  const write = createWriter(db, () => metrics.busyRetries.inc());
+  const keyedWrites = createKeyedWrites(db, createIdempotencyStore(db, IDEMPOTENCY_TTL_SECONDS), logger);
+  const write = createWriter(db, () => metrics.busyRetries.inc(), keyedWrites.hold);
   const users = createUserRepository(db, write);
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
-  const passwords = createPasswordHasher(config.bcryptRounds);
-  const limiters = limiterFactory(
-    redis?.client ?? null,
-    config.pm2Instance !== null ? { kind: 'pm2', db } : { kind: cluster.isWorker ? 'cluster' : 'alone' },
-  );
+  const passwords = deps.passwords ?? createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
+  const limiters = limiterFactory(redis?.client ?? null, model.hostCounts);
   const loginGuard = createLoginGuard(limiters, config.rateLimit, logger, () => metrics.rateLimited.inc({ limiter: 'login' }));
   const warn = throttledWarn(logger);
   const cacheStore = !config.cache.enabled
@@ -76,43 +78,46 @@ export function buildApp(deps: AppDeps): Express {
       : memoryStore();
   const generation = generationReader(db);
   const redisState = (): DependencyState => redis?.state() ?? 'disabled';
-  // Under PM2 the instances publish their metrics to SQLite, and only when /metrics exists at all.
-  const collectMetrics =
-    config.pm2Instance === null
-      ? metricsCollector(metrics)
-      : config.metricsToken === null
-        ? () => Promise.reject(new Error('/metrics is off without METRICS_TOKEN'))
-        : sharedMetricsCollector(db, metrics.registry);
+  const status = statusSource({ model, redisState, databasePath: config.database.path, lifecycle: deps.lifecycle, logger });
 
   const handlers = {
     ...authHandlers({ users, tokens, passwords, loginGuard, basePath: API_BASE }),
     ...userHandlers({ users }),
     ...taskHandlers({ tasks, basePath: API_BASE }),
-    ...metricsHandlers({ token: config.metricsToken, collect: collectMetrics }),
+    ...metricsHandlers({ token: config.metricsToken, collect: model.collectMetrics }),
     ...healthHandlers({ db, version: config.version, lifecycle: deps.lifecycle, redisState }),
+    ...statusHandlers({ source: status }),
   };
 
+  const pages = pagesRouter(spec.document);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', trustProxySetting(config.trustProxy));
 
   // The order every request goes through, top to bottom.
-  app.use(requestContext(deps.logRequest ?? loggerRequestLog(logger), metrics));
+  app.use(requestContext(model.logRequest ?? loggerRequestLog(logger), metrics));
   app.use(securityHeaders());
   if (config.rateLimit.max > 0) {
-    const limiter = limiters({ keyPrefix: 'global', points: config.rateLimit.max, durationSeconds: config.rateLimit.windowSeconds });
+    const { max, windowSeconds } = config.rateLimit;
+    const bucket = (policy: string, limit: number) => ({ policy, limit, windowSeconds, limiter: limiters({ keyPrefix: policy, points: limit, durationSeconds: windowSeconds }) });
+    // The API's budget counts API calls; the dashboard and Swagger UI have their own, larger one,
+    // so that opening the pages costs a client none of its API requests.
+    const api = bucket('default', max);
+    const pagesBucket = bucket('pages', max * PAGES_BUDGET_FACTOR);
     const exempt = new Set(spec.operations.filter((op) => op.rateLimit === 'none').map((op) => op.path));
-    const onReject = () => metrics.rateLimited.inc({ limiter: 'global' });
-    app.use(globalRateLimit(limiter, { limit: config.rateLimit.max, windowSeconds: config.rateLimit.windowSeconds, exempt, onReject }, logger));
+    const bucketOf = (req: Request) => (exempt.has(req.path) ? null : pages.paths.has(req.path) ? pagesBucket : api);
+    app.use(globalRateLimit({ bucketOf, onReject: (policy) => metrics.rateLimited.inc({ limiter: policy }) }, logger));
   }
   app.use(authLoader(tokens, users));
-  app.use(pagesRouter(spec.document));
+  app.use(pages.router);
   app.use(
     operationsRouter(spec, handlers, {
       before: (op) => (op.roles ? [requireRole(op)] : []),
       body: jsonBody(config.bodyLimitBytes),
       after: (op) => [
+        // A retry with a used Idempotency-Key is answered here, before the handler could run again.
+        ...keyedWrites.middleware(op),
         // Observed once the request passed every guard and validation, even when the cache answers it.
         ...(deps.observe ? [observeOperation(op, deps.observe)] : []),
         ...responseCache(op, { store: cacheStore, generation, onResult: (result) => metrics.cacheResults.inc({ result }) }),

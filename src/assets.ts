@@ -17,6 +17,7 @@ export const ASSET_FILES: readonly string[] = [
   'node_modules/bcryptjs/umd/index.js',
   'public/index.html',
   'public/app.js',
+  'public/status.js',
   'public/style.css',
   'node_modules/swagger-ui-dist/swagger-ui.css',
   'node_modules/swagger-ui-dist/swagger-ui-bundle.js',

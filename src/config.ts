@@ -27,6 +27,8 @@ export interface Config {
     readonly audience: string;
   };
   readonly bcryptRounds: number;
+  /** The longest a password check may wait for its process's bcrypt thread before the request gets 503. */
+  readonly bcryptMaxWaitMs: number;
   readonly database: {
     readonly path: string;
     readonly synchronous: 'NORMAL' | 'FULL';
@@ -100,6 +102,7 @@ export function loadConfig(env: Env, version = '0.0.0', secretUse: SecretUse = '
       audience: read.string('JWT_AUDIENCE', 'backend-api'),
     },
     bcryptRounds: read.int('BCRYPT_ROUNDS', 12, 4, 15),
+    bcryptMaxWaitMs: read.int('BCRYPT_MAX_WAIT_MS', 2000, 1, 60_000),
     database: {
       path: databasePath,
       synchronous: read.oneOf('DB_SYNCHRONOUS', ['NORMAL', 'FULL'] as const, 'NORMAL'),

@@ -1,13 +1,10 @@
 import cluster from 'node:cluster';
-import { backupCommand } from './cli/backup.js';
 import { checkConfigCommand } from './cli/check-config.js';
 import { CommandError, EXIT_CONFIG, EXIT_USAGE } from './cli/command-error.js';
-import { createAdminCommand } from './cli/create-admin.js';
-import { migrateCommand } from './cli/migrate.js';
-import { serveCommand } from './cli/serve.js';
 import { readSettings, takeEnvFiles } from './cli/settings.js';
 import { ConfigError, loadConfig, type Config, type SecretUse } from './config.js';
 import { prepareNativeBinding } from './db/native-binding.js';
+import { catchStopSignals } from './process/signals.js';
 import { VERSION } from './version.js';
 
 const HELP = `backend-api ${VERSION}
@@ -37,14 +34,18 @@ CacheDirectory=), else $XDG_CACHE_HOME/backend-api, else ~/.cache/backend-api.
 
 Exit status: 0 done, 1 failed, 2 bad command line, 78 bad configuration.`;
 
-type Command = (config: Config, args: string[]) => void | Promise<void>;
+type Command = (config: Config, args: string[]) => Promise<void>;
 
-/** The commands that open the database, so the executable's SQLite addon must be ready first. */
+/**
+ * The commands that open the database, so the executable's SQLite addon must be ready first.
+ * Each loads its modules only when it runs: until then, main has installed what it must before
+ * the heavy modules load (a serving process's signal handlers).
+ */
 const COMMANDS: Readonly<Record<string, Command>> = {
-  serve: serveCommand,
-  migrate: migrateCommand,
-  'create-admin': (config, args) => createAdminCommand(config, args),
-  backup: backupCommand,
+  serve: async (config) => (await import('./cli/serve.js')).serveCommand(config, catchStopSignals(), process.env),
+  migrate: async (config) => (await import('./cli/migrate.js')).migrateCommand(config),
+  'create-admin': async (config, args) => (await import('./cli/create-admin.js')).createAdminCommand(config, args),
+  backup: async (config, args) => (await import('./cli/backup.js')).backupCommand(config, args),
 };
 
 /** What each command does with the JWT secret: only serve signs tokens; none but serve writes the development secret. */
@@ -60,6 +61,8 @@ async function main(argv: string[]): Promise<void> {
   if (name === '--version' || name === '-v') return void process.stdout.write(`backend-api ${VERSION}, Node.js ${process.version}\n`);
   const command = COMMANDS[name];
   if (name !== 'check-config' && command === undefined) throw new CommandError(`unknown command "${name}"\n\n${HELP}`, EXIT_USAGE);
+  // A stop at any moment of a server's start is one stop, from here on.
+  if (name === 'serve') catchStopSignals();
 
   const settings = readSettings(files, process.env);
   // The primary's workers inherit the files' settings through the environment.

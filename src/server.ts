@@ -4,12 +4,13 @@ import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from './app.js';
+import type { PasswordHasher } from './auth/passwords.js';
 import type { Config } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import type { Lifecycle } from './health/routes.js';
 import { problemBody, problems } from './http/errors.js';
-import type { RequestLogger } from './http/request-context.js';
 import type { Logger } from './logging/logger.js';
+import type { ProcessModel } from './process/model.js';
 import { connectRedis } from './redis/client.js';
 
 /** How long a draining server keeps idle keep-alive sockets open for one last request each. */
@@ -29,8 +30,17 @@ export interface ServeOptions {
   readonly logger: Logger;
   /** An open database, or one is opened from config.database. */
   readonly db?: Db;
+  /** The process model this server runs in (singleProcess() for one on its own). */
+  readonly model: ProcessModel;
+  /**
+   * How long a draining server still accepts, answering with Connection: close, before it stops
+   * listening. Behind node:cluster's primary (or PM2) a connection the kernel took in before the
+   * stop may not have reached a worker yet; when the last worker stops listening, the primary
+   * resets every such one. The grace lets them arrive.
+   */
+  readonly acceptGraceMs?: number;
   readonly observe?: (operationId: string) => void;
-  readonly logRequest?: RequestLogger;
+  readonly passwords?: PasswordHasher;
 }
 
 /** serve builds the app and listens; the returned drain is the graceful shutdown. */
@@ -47,8 +57,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     logger,
     lifecycle,
     redis,
+    model: options.model,
     ...(options.observe ? { observe: options.observe } : {}),
-    ...(options.logRequest ? { logRequest: options.logRequest } : {}),
+    ...(options.passwords ? { passwords: options.passwords } : {}),
   });
 
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 });
@@ -77,11 +88,12 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   async function drain(reason: string): Promise<void> {
     lifecycle.state = 'stopping';
     logger.info('draining', { reason, inFlight: active.size, pid: process.pid });
+    const deadline = Date.now() + config.shutdownTimeoutMs;
     for (const res of active) if (!res.headersSent) res.setHeader('Connection', 'close');
+    if (options.acceptGraceMs) await sleep(Math.min(options.acceptGraceMs, config.shutdownTimeoutMs / 2));
     // net.Server's close stops accepting without http.Server's closing of idle keep-alive sockets,
     // which would reset a request a client is sending on one right now.
     net.Server.prototype.close.call(server);
-    const deadline = Date.now() + config.shutdownTimeoutMs;
     let idleSince = active.size === 0 ? Date.now() : Infinity;
     while (Date.now() < deadline) {
       const connections = await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n ?? 0)));

@@ -28,6 +28,10 @@ export function authHandlers({ users, tokens, passwords, loginGuard, basePath }:
     async registerUser(req: Request, res: Response) {
       const body = req.input.body as RegisterBody;
       const callerIsAdmin = req.auth?.role === 'admin';
+      // Every refusal that needs no hash comes before bcrypt, whose CPU a refused request must not cost.
+      // The transaction below checks both again: it is the final word when sign-ups race.
+      if (body.role === 'admin' && !callerIsAdmin && users.any()) throw problems.adminRoleForbidden();
+      users.assertAvailable(body.username, body.email);
       const passwordHash = await passwords.hash(body.password);
       const row = users.create({ username: body.username, email: body.email, passwordHash }, (isFirstUser) => {
         if (isFirstUser) return 'admin';
@@ -39,15 +43,12 @@ export function authHandlers({ users, tokens, passwords, loginGuard, basePath }:
 
     async loginUser(req: Request, res: Response) {
       const { email, password } = req.input.body as { email: string; password: string };
-      const ip = req.ip ?? 'unknown';
-      await loginGuard.check(email, ip);
+      // A full bcrypt queue refuses before the limiter store is asked (and would have to give the point back).
+      passwords.assertCapacity();
       const row = users.findByEmail(email);
       // An unknown email is compared against a dummy hash: same answer, same time.
-      if (!(await passwords.verify(password, row?.password_hash)) || !row) {
-        await loginGuard.failed(email, ip);
-        throw problems.invalidCredentials();
-      }
-      await loginGuard.succeeded(email, ip);
+      const matches = await loginGuard.attempt(email, req.ip ?? 'unknown', () => passwords.verify(password, row?.password_hash));
+      if (!matches || !row) throw problems.invalidCredentials();
       const token = tokens.sign({ userId: row.id, role: row.role, tokenVersion: row.token_version });
       res.json({ token, tokenType: 'Bearer', expiresIn: tokens.expiresInSeconds, user: toUser(row) });
     },
@@ -67,7 +68,10 @@ export function authHandlers({ users, tokens, passwords, loginGuard, basePath }:
       const { currentPassword, newPassword } = req.input.body as { currentPassword: string; newPassword: string };
       const row = users.findById(req.auth!.userId);
       if (!row) throw problems.tokenRevoked();
-      if (!(await passwords.verify(currentPassword, row.password_hash))) throw problems.wrongPassword();
+      passwords.assertCapacity();
+      // Guessing the current password with a stolen token counts like guessing it at login.
+      const matches = await loginGuard.attempt(row.email, req.ip ?? 'unknown', () => passwords.verify(currentPassword, row.password_hash));
+      if (!matches) throw problems.wrongPassword();
       users.setPassword(row.id, await passwords.hash(newPassword));
       res.status(204).end();
     },

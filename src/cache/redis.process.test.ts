@@ -1,35 +1,10 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
+import { freshAdminToken, freshRequest } from '../test-support/fresh.js';
 import { runLoad } from '../test-support/load.js';
 import { startServerProcess, type ServerProcess } from '../test-support/process.js';
 import { redisMissing, startRedis, type RedisServer } from '../test-support/redis.js';
-
-/** fresh sends one request on a new connection, so consecutive requests land on different workers. */
-function fresh(base: string, method: string, path: string, token?: string, json?: unknown) {
-  return new Promise<{ status: number; body: any; headers: Record<string, unknown> }>((resolve, reject) => {
-    const body = json === undefined ? undefined : JSON.stringify(json);
-    const req = request(`${base}${path}`, {
-      method,
-      agent: false,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function adminToken(server: ServerProcess): Promise<string> {
-  const credentials = { email: 'admin@example.com', password: 'secret123' };
-  await fresh(server.url, 'POST', '/api/v1/auth/register', undefined, { username: 'admin', ...credentials });
-  return (await fresh(server.url, 'POST', '/api/v1/auth/login', undefined, credentials)).body.token as string;
-}
 
 const skip = redisMissing();
 
@@ -50,15 +25,15 @@ for (const backend of ['redis', 'embedded'] as const) {
 
     test('read-your-writes: after a 2xx write on any worker, the next read on any worker shows it', async () => {
       const server = await start({});
-      const token = await adminToken(server);
-      const task = (await fresh(server.url, 'POST', '/api/v1/tasks', token, { title: 'v0' })).body;
+      const token = await freshAdminToken(server.url);
+      const task = (await freshRequest(server.url, 'POST', '/api/v1/tasks', token, { title: 'v0' })).body;
       let hits = 0;
       for (let i = 1; i <= 100; i++) {
-        const changed = await fresh(server.url, 'PATCH', `/api/v1/tasks/${task.id}`, token, { title: `v${i}` });
+        const changed = await freshRequest(server.url, 'PATCH', `/api/v1/tasks/${task.id}`, token, { title: `v${i}` });
         assert.equal(changed.status, 200);
         // Each path four times: with alternating workers, even a per-worker cache gets its hits.
         for (const path of [...Array(4).fill(`/api/v1/tasks/${task.id}`), ...Array(4).fill('/api/v1/tasks?limit=5')]) {
-          const read = await fresh(server.url, 'GET', path, token);
+          const read = await freshRequest(server.url, 'GET', path, token);
           const seen = read.body.data ? read.body.data.find((t: { id: number }) => t.id === task.id) : read.body;
           assert.equal(seen.title, `v${i}`, `stale read on ${path} after write ${i} (${read.headers['x-cache']})`);
           if (read.headers['x-cache'] === 'HIT') hits++;
@@ -73,7 +48,7 @@ for (const backend of ['redis', 'embedded'] as const) {
     test('the limit is exact across both workers: request N+1 is 429', async () => {
       const server = await start({ RATE_LIMIT_MAX: '40', RATE_LIMIT_WINDOW_SECONDS: '120' });
       const statuses: number[] = [];
-      for (let i = 0; i < 41; i++) statuses.push((await fresh(server.url, 'GET', '/api/v1/tasks')).status);
+      for (let i = 0; i < 41; i++) statuses.push((await freshRequest(server.url, 'GET', '/api/v1/tasks')).status);
       assert.deepEqual(statuses.slice(0, 40), Array(40).fill(401));
       assert.equal(statuses[40], 429);
       const pids = new Set(server.records().filter((r) => r.message === 'request').map((r) => r.pid));
@@ -93,8 +68,8 @@ describe('Redis killed under load', { skip: skip ?? false }, () => {
   test('no 5xx, no request slower than the command timeout plus margin, limits hold, the cache comes back', async () => {
     redis = await startRedis();
     server = await startServerProcess({ env: { REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '300', RATE_LIMIT_MAX: '100000' } });
-    const token = await adminToken(server);
-    const task = (await fresh(server.url, 'POST', '/api/v1/tasks', token, { title: 'steady' })).body;
+    const token = await freshAdminToken(server.url);
+    const task = (await freshRequest(server.url, 'POST', '/api/v1/tasks', token, { title: 'steady' })).body;
     let phase: 'before' | 'outage' | 'back' = 'before';
     let outageStart = 0;
     let outageEnd = 0;
@@ -109,7 +84,7 @@ describe('Redis killed under load', { skip: skip ?? false }, () => {
     phase = 'outage';
     outageStart = Date.now();
     await sleep(500);
-    const health = await fresh(server.url, 'GET', '/health');
+    const health = await freshRequest(server.url, 'GET', '/health');
     assert.equal(health.body.checks.redis, 'down');
     assert.equal(health.body.status, 'degraded');
     await sleep(2000);
@@ -127,10 +102,10 @@ describe('Redis killed under load', { skip: skip ?? false }, () => {
     assert.ok(slowest < 300 + 700, `slowest request during the outage took ${slowest} ms`);
 
     await sleep(500);
-    assert.equal((await fresh(server.url, 'GET', '/health')).body.checks.redis, 'up');
-    await fresh(server.url, 'GET', '/api/v1/tasks?limit=2', token);
-    const cached = await fresh(server.url, 'GET', '/api/v1/tasks?limit=2', token);
-    const again = await fresh(server.url, 'GET', '/api/v1/tasks?limit=2', token);
+    assert.equal((await freshRequest(server.url, 'GET', '/health')).body.checks.redis, 'up');
+    await freshRequest(server.url, 'GET', '/api/v1/tasks?limit=2', token);
+    const cached = await freshRequest(server.url, 'GET', '/api/v1/tasks?limit=2', token);
+    const again = await freshRequest(server.url, 'GET', '/api/v1/tasks?limit=2', token);
     assert.ok([cached.headers['x-cache'], again.headers['x-cache']].includes('HIT'), 'the cache is used again');
   });
 
@@ -139,7 +114,7 @@ describe('Redis killed under load', { skip: skip ?? false }, () => {
     try {
       await redis.kill();
       const statuses: number[] = [];
-      for (let i = 0; i < 31; i++) statuses.push((await fresh(limited.url, 'GET', '/api/v1/tasks')).status);
+      for (let i = 0; i < 31; i++) statuses.push((await freshRequest(limited.url, 'GET', '/api/v1/tasks')).status);
       assert.deepEqual(statuses.slice(0, 30), Array(30).fill(401));
       assert.equal(statuses[30], 429);
     } finally {

@@ -43,11 +43,12 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
         send(req, res, hit);
         return;
       }
-      res.setHeader('X-Cache', 'MISS');
       onResult('miss');
       res.json = function cachedJson(value: unknown) {
         const body = Buffer.from(jsonText(value));
         if (res.statusCode !== 200) return res.type('application/json').send(body);
+        // Only a response the cache could have answered says MISS; an error says nothing of the cache.
+        res.setHeader('X-Cache', 'MISS');
         const entry = { etag: `"${createHash('sha1').update(body).digest('base64url')}"`, body };
         if (store) void store.set(key, entry, cache.ttlSeconds);
         send(req, res, entry);

@@ -34,10 +34,15 @@ export function memoryStore(maxEntries = 1000): CacheStore {
 
 const SEPARATOR = 0x0a;
 
-/** redisStore shares entries between every worker and host as "etag\nbody"; errors (Redis down, timeout) are misses. */
+/**
+ * redisStore shares entries between every worker and host as "etag\nbody"; errors (Redis down,
+ * timeout) are misses, and while the client is not ready (disconnected, or its breaker open
+ * because Redis hangs) nothing is asked of it at all.
+ */
 export function redisStore(client: Redis, onError: (error: unknown) => void): CacheStore {
   return {
     async get(key) {
+      if (client.status !== 'ready') return undefined;
       try {
         const value = await client.getBuffer(key);
         if (value === null) return undefined;
@@ -49,6 +54,7 @@ export function redisStore(client: Redis, onError: (error: unknown) => void): Ca
       }
     },
     async set(key, entry, ttlSeconds) {
+      if (client.status !== 'ready') return;
       try {
         await client.set(key, Buffer.concat([Buffer.from(entry.etag), Buffer.of(SEPARATOR), entry.body]), 'EX', ttlSeconds);
       } catch (error) {

@@ -9,6 +9,7 @@ import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { schemaVersion } from '../db/migrations.js';
 import { createLogger } from '../logging/logger.js';
+import { singleProcess } from '../process/model.js';
 import { serve } from '../server.js';
 import { ApiClient } from '../test-support/client.js';
 import { testEnv } from '../test-support/app.js';
@@ -186,7 +187,7 @@ describe('create-admin', () => {
     const config = loadConfig(env(), 'test');
     const db = openDatabase(config.database.path, config.database);
     const logger = createLogger(config, { console: false, files: false });
-    const running = await serve({ config, logger, db });
+    const running = await serve({ config, logger, db, model: singleProcess() });
     try {
       const api = new ApiClient(`http://127.0.0.1:${running.port}`);
       const login = await api.post('/api/v1/auth/login', { json: { email: 'root@example.com', password: PASSWORD } });

@@ -32,7 +32,7 @@ export async function createAdminCommand(config: Config, args: string[], input: 
   checkAgainstContract({ ...account, password });
 
   const db = openStateDatabase(config);
-  const passwords = createPasswordHasher(config.bcryptRounds);
+  const passwords = createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
   try {
     migrate(db);
     const passwordHash = await passwords.hash(password);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { runLoad } from '../test-support/load.js';
+import { tcpSockets } from '../test-support/proc-fs.js';
 import { startServerProcess, type ServerProcess } from '../test-support/process.js';
 
 async function adminToken(server: ServerProcess): Promise<string> {
@@ -145,29 +146,40 @@ describe('cluster mode on one WAL file', () => {
     );
   });
 
-  test('SIGHUP replaces every worker one at a time with zero failed requests', async () => {
+  test('SIGHUP replaces every worker one at a time with zero failed requests, keep-alive or not, and the primary holds no connection', async () => {
     const server = await startServerProcess();
     servers.push(server);
     const token = await adminToken(server);
     const before = workerPids(server);
     let done = false;
-    const load = runLoad({
-      baseUrl: server.url,
-      concurrency: 16,
-      durationMs: 20_000,
-      next: (i) => (i % 10 === 0 ? { method: 'POST', path: '/api/v1/tasks', token, json: { title: `t${i}` } } : { method: 'GET', path: '/api/v1/tasks', token }),
-      stop: () => done,
-    });
+    const loads = [true, false].map((keepAlive) =>
+      runLoad({
+        baseUrl: server.url,
+        concurrency: keepAlive ? 16 : 4,
+        durationMs: 90_000,
+        keepAlive,
+        next: (i) => (i % 10 === 0 ? { method: 'POST', path: '/api/v1/tasks', token, json: { title: `t${i}` } } : { method: 'GET', path: '/api/v1/tasks', token }),
+        stop: () => done,
+      }),
+    );
     await sleep(500);
     server.kill('SIGHUP');
-    await server.waitFor((r) => r.message === 'rolling restart: done', 20_000);
+    await server.waitFor((r) => r.message === 'rolling restart: done', 60_000);
     await sleep(500);
     done = true;
-    const result = await load;
+    const [kept, closed] = await Promise.all(loads);
+    // A connection the primary took in and handed to a worker that exited before reading it stays open in the primary, unanswered.
+    const heldByPrimary = tcpSockets(server.pid, server.port, 'closeWait') + tcpSockets(server.pid, server.port, 'established');
     const now = server.records().filter((r) => r.message === 'listening').map((r) => r.pid as number).slice(-2);
-    console.log(`rolling restart: ${JSON.stringify(result.statuses)}; ${result.failures.length} failures; workers ${before} → ${now}`);
-    assert.equal(result.failures.length, 0, JSON.stringify(result.failures.slice(0, 5)));
-    assert.deepEqual(Object.keys(result.statuses).sort(), ['200', '201']);
+    console.log(
+      `rolling restart: keep-alive ${JSON.stringify(kept!.statuses)}, ${kept!.failures.length} failures; one connection per request ${JSON.stringify(closed!.statuses)}, ` +
+        `${closed!.failures.length} failures; sockets held by the primary ${heldByPrimary}; workers ${before} → ${now}`,
+    );
+    for (const result of [kept!, closed!]) {
+      assert.equal(result.failures.length, 0, JSON.stringify(result.failures.slice(0, 5)));
+      assert.deepEqual(Object.keys(result.statuses).sort(), ['200', '201']);
+    }
+    assert.equal(heldByPrimary, 0);
     assert.ok(now.every((pid) => !before.includes(pid)));
     server.kill('SIGTERM');
     assert.equal((await server.exited).code, 0);

@@ -13,7 +13,9 @@ import { schemaVersion } from '../db/migrations.js';
 import { PUBLISH_INTERVAL_MS } from '../metrics/shared-store.js';
 import { testEnv } from '../test-support/app.js';
 import { runLoad } from '../test-support/load.js';
+import { sumSamples } from '../test-support/metrics-text.js';
 import { freePort } from '../test-support/process.js';
+import { METRICS_TOKEN, oneConnection } from '../test-support/status.js';
 
 const require = createRequire(import.meta.url);
 const pm2Bin = join(projectRoot, 'node_modules', '.bin', 'pm2');
@@ -79,14 +81,6 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** sumSamples adds up the samples of one metric in Prometheus text whose labels include every given one. */
-function sumSamples(text: string, name: string, labels: string[]): number {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith(`${name}{`) && labels.every((label) => line.includes(label)))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
-}
-
 describe('PM2 cluster mode', () => {
   test('ecosystem.config.cjs uses only keys of PM2 schema, with the types it declares', () => {
     const schema = require('pm2/lib/API/schema.json') as Record<string, { type?: string | string[] }>;
@@ -115,8 +109,7 @@ describe('PM2 cluster mode', () => {
   });
 
   describe('running under pm2', () => {
-    const metricsToken = 'metrics-token-0123456789abcdef';
-    const harness = pm2Harness({ METRICS_TOKEN: metricsToken });
+    const harness = pm2Harness({ METRICS_TOKEN });
     const { dir, env, pm2, lifecycleLines, online } = harness;
 
     test('starts two instances that migrated the database exactly once', async () => {
@@ -147,10 +140,10 @@ describe('PM2 cluster mode', () => {
       assert.equal(servedBy.size, 2, 'both instances answered some');
       // The instance that does not answer the scrape publishes its counts every few seconds.
       await sleep(PUBLISH_INTERVAL_MS + 1000);
-      const scrape = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
+      const scrape = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
       assert.equal(scrape.status, 200);
       const text = await scrape.text();
-      assert.equal(sumSamples(text, 'http_requests_total', ['method="GET"', 'route="/api/v1/tasks"', 'status="401"']), requests, text.slice(0, 3000));
+      assert.equal(sumSamples(text, 'http_requests_total', { method: 'GET', route: '/api/v1/tasks', status: '401' }), requests, text.slice(0, 3000));
       const refused = await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong' } });
       assert.equal(refused.status, 401);
     });
@@ -187,6 +180,36 @@ describe('PM2 cluster mode', () => {
       assert.equal(result.failures.length, 0, `${JSON.stringify(failedAt)}\n${lifecycleLines().join('\n').slice(-5000)}`);
       assert.deepEqual(Object.keys(result.statuses).sort(), ['200', '201']);
       assert.ok(now.every((pid) => !before.includes(pid)), 'every instance was replaced');
+    });
+
+    test('the status view covers the instance that answers; /metrics, every instance, at least as many', async () => {
+      const base = `http://127.0.0.1:${harness.port}`;
+      const headers = { 'content-type': 'application/json' };
+      const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers, body: JSON.stringify({ email: 'admin@example.com', password: 'secret123' }) });
+      const { token } = (await login.json()) as { token: string };
+      const instance = oneConnection(base);
+      try {
+        for (let i = 0; i < 20; i++) assert.equal((await instance.get('/api/v1/tasks', token)).status, 200);
+        const sent = Date.now();
+        let status = (await instance.get('/api/v1/status', token)).body;
+        for (let i = 0; i < 50 && Date.parse(status.sampledAt ?? '0') <= sent + 100; i++) {
+          await sleep(200);
+          status = (await instance.get('/api/v1/status', token)).body;
+        }
+        const metrics = await instance.get('/metrics', METRICS_TOKEN);
+        assert.equal(metrics.status, 200);
+        const pids = (JSON.parse(pm2('jlist')) as Array<{ pid: number }>).map((p) => p.pid);
+        assert.equal(status.mode, 'pm2');
+        assert.equal(status.primary, null);
+        assert.equal(status.workers.length, 1);
+        assert.ok(pids.includes(status.workers[0].pid), `${status.workers[0].pid} is one of ${pids}`);
+        const tasks = status.routes.find((r: { route: string }) => r.route === '/api/v1/tasks');
+        assert.ok(tasks.requests >= 20);
+        // The other instance's requests (the reload test's load) are in /metrics, not in this instance's view.
+        assert.ok(sumSamples(metrics.text, 'http_requests_total', { method: 'GET', route: '/api/v1/tasks' }) >= tasks.requests);
+      } finally {
+        instance.close();
+      }
     });
   });
 
@@ -227,6 +250,33 @@ describe('PM2 cluster mode', () => {
           .map((line) => (JSON.parse(line) as { pid: number }).pid),
       );
       assert.equal(pids.size, 2, 'both instances counted requests');
+    });
+  });
+
+  describe('login protection', () => {
+    const harness = pm2Harness({ RATE_LIMIT_LOGIN_CONSECUTIVE_FAILS: '5', RATE_LIMIT_LOGIN_BLOCK_SECONDS: '3600' });
+
+    test('60 parallel logins for one account from one address: at most 5 reach bcrypt, the right password after is 429', async () => {
+      const base = `http://127.0.0.1:${harness.port}`;
+      const victim = { email: 'victim@example.com', password: 'secret123' };
+      const post = (path: string, body: object) =>
+        fetch(`${base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.50', connection: 'close' },
+          body: JSON.stringify(body),
+        });
+      assert.equal((await post('/api/v1/auth/register', { username: 'victim', ...victim })).status, 201);
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => post('/api/v1/auth/login', { email: victim.email, password: i === 45 ? victim.password : `wrong-${i}` }).then((r) => r.status)),
+      );
+      const checked = statuses.filter((s) => s === 401).length;
+      console.log(`pm2 login burst: ${checked} × 401, ${statuses.filter((s) => s === 429).length} × 429`);
+      assert.ok(statuses.every((s) => s === 401 || s === 429), String(statuses));
+      assert.ok(checked <= 5, `${checked} guesses were checked`);
+      assert.equal(statuses[45], 429);
+      const after = await post('/api/v1/auth/login', victim);
+      assert.equal(after.status, 429);
+      assert.ok(Number(after.headers.get('retry-after')) > 60);
     });
   });
 });

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { WAL_TRUNCATE_BYTES } from './checkpoint.js';
 import { nativeBinding } from './native-binding.js';
 
 export type Db = Database.Database;
@@ -28,6 +29,8 @@ export function openDatabase(path: string, options: OpenOptions): Db {
   db.pragma('cache_size = -2000');
   // Temporary b-trees (sorts without an index) stay in memory.
   db.pragma('temp_store = MEMORY');
+  // A WAL that a burst made large is cut back to this when it restarts (see startCheckpointer).
+  db.pragma(`journal_size_limit = ${WAL_TRUNCATE_BYTES}`);
   return db;
 }
 

@@ -51,7 +51,7 @@ describe('migrations', () => {
     const db = new Database(path, { readonly: true });
     assert.equal(db.pragma('user_version', { simple: true }), schemaVersion);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>;
-    assert.deepEqual(tables.map((t) => t.name), ['cache_generations', 'tasks', 'users']);
+    assert.deepEqual(tables.map((t) => t.name), ['cache_generations', 'idempotency_keys', 'tasks', 'users']);
     assert.equal((db.prepare("SELECT count(*) AS n FROM cache_generations WHERE resource = 'tasks'").get() as { n: number }).n, 1);
     db.close();
   });

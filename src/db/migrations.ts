@@ -41,6 +41,22 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   INSERT INTO cache_generations (resource, generation) VALUES ('tasks', 0);
   `,
+  `
+  -- The first response to a write sent with an Idempotency-Key, stored in the write's own
+  -- transaction and replayed for a retry of the same request (one caller's keys, one scope).
+  CREATE TABLE idempotency_keys (
+    scope        TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    fingerprint  TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    content_type TEXT,
+    location     TEXT,
+    body         BLOB NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at);
+  `,
 ];
 
 /** schemaVersion is the version the code expects. */

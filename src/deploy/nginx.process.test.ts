@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -147,15 +148,16 @@ describe('nginx/nginx.conf in front of two instances on one SQLite file', { skip
   let a: ServerProcess;
   let b: ServerProcess;
   let token: string;
+  let instanceEnv: Record<string, string>;
   const dir = mkdtempSync(join(tmpdir(), 'backend-api-nginx-data-'));
 
   before(async () => {
     redis = await startRedis();
     // One data directory: both instances serve the same WAL file, as instances on one host do;
     // one JWT secret and one Redis, so a token and a client's rate-limit count hold on either.
-    const env = { WORKERS: '1', RATE_LIMIT_MAX: String(RATE_LIMIT_MAX), REDIS_URL: redis.url, JWT_SECRET: randomBytes(32).toString('base64url') };
-    a = await startServerProcess({ dir, env, detached: true });
-    b = await startServerProcess({ dir, env, detached: true });
+    instanceEnv = { WORKERS: '1', RATE_LIMIT_MAX: String(RATE_LIMIT_MAX), REDIS_URL: redis.url, JWT_SECRET: randomBytes(32).toString('base64url') };
+    a = await startServerProcess({ dir, env: instanceEnv, detached: true });
+    b = await startServerProcess({ dir, env: instanceEnv, detached: true });
     nginx = await startNginx([a.port, b.port]);
     const admin = { username: 'admin', email: 'admin@example.com', password: 'secret123' };
     assert.equal((await send(nginx.port, '/api/v1/auth/register', { method: 'POST', body: JSON.stringify(admin) })).status, 201);
@@ -176,6 +178,36 @@ describe('nginx/nginx.conf in front of two instances on one SQLite file', { skip
     await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  /**
+   * loadKillingB runs `clients` loops of `perClient` requests each through nginx, SIGKILLs
+   * instance B (its whole process group) once `killAfter` have completed, and counts answers.
+   */
+  async function loadKillingB(clients: number, perClient: number, killAfter: number, sendOne: (client: number, i: number) => Promise<Reply>) {
+    let completed = 0;
+    let killedAt = 0;
+    const statuses: Record<number, number> = {};
+    const failures: string[] = [];
+    const started = Date.now();
+    const client = async (k: number) => {
+      for (let i = 0; i < perClient; i++) {
+        if (completed === killAfter && !killedAt) {
+          killedAt = Date.now();
+          process.kill(-b.child.pid!, 'SIGKILL');
+        }
+        try {
+          const reply = await sendOne(k, i);
+          statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
+        } catch (error) {
+          failures.push((error as NodeJS.ErrnoException).code ?? String(error));
+        }
+        completed++;
+      }
+    };
+    await Promise.all(Array.from({ length: clients }, (_, k) => client(k)));
+    assert.ok(killedAt > 0, 'B was killed during the load');
+    return { statuses, failures, killedAt, started, durationMs: Date.now() - started };
+  }
 
   test('sequential requests alternate between the two instances (round robin)', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `rr-${i}`);
@@ -252,32 +284,42 @@ describe('nginx/nginx.conf in front of two instances on one SQLite file', { skip
     assert.equal(fromNginx.headers.server, 'nginx', 'server_tokens off: no version');
   });
 
+  test('one instance SIGKILLed under write load: every POST succeeds, and each is stored exactly once', async () => {
+    const clients = 8;
+    const perClient = 50;
+    const { statuses, failures, killedAt, started, durationMs } = await loadKillingB(clients, perClient, 120, (k, i) =>
+      send(nginx.port, '/api/v1/tasks', { method: 'POST', from: `127.0.2.${k + 1}`, token, body: JSON.stringify({ title: `write-${k}-${i}` }) }),
+    );
+    assert.equal((await b.exited).signal, 'SIGKILL');
+    const db = new Database(join(dir, 'data', 'app.db'), { readonly: true });
+    const stored = (db.prepare("SELECT count(*) AS n FROM tasks WHERE title LIKE 'write-%'").get() as { n: number }).n;
+    const twice = db.prepare("SELECT title FROM tasks WHERE title LIKE 'write-%' GROUP BY title HAVING count(*) > 1").all();
+    db.close();
+    const retried = nginx.accessLog().filter((r) => r.method === 'POST' && String(r.upstream).includes(','));
+    console.log(
+      `kill under write load: ${clients * perClient} POSTs in ${durationMs} ms, B killed after ${killedAt - started} ms: ${JSON.stringify(statuses)}, ` +
+        `${failures.length} failed, ${retried.length} retried on the other instance, ${stored} stored, ${twice.length} stored twice`,
+    );
+    assert.deepEqual(failures, []);
+    assert.deepEqual(statuses, { 201: clients * perClient });
+    assert.equal(stored, clients * perClient);
+    assert.deepEqual(twice, []);
+
+    // B comes back on its port for the next test, and nginx sends it requests again.
+    b = await startServerProcess({ dir, env: { ...instanceEnv, PORT: String(b.port) }, detached: true });
+    for (let i = 0; i < 150 && !requestLines(b).some((r) => String(r.requestId).startsWith('back-')); i++) {
+      await send(nginx.port, '/api/v1/tasks', { from: `127.0.3.${i + 1}`, token, headers: { 'x-request-id': `back-${i}` } });
+      await sleep(100);
+    }
+    assert.ok(requestLines(b).some((r) => String(r.requestId).startsWith('back-')), 'nginx sends requests to the restarted instance');
+  });
+
   test('one instance SIGKILLed under load: every GET still succeeds, through the other', async () => {
     const clients = 8;
     const perClient = 80;
-    let completed = 0;
-    let killedAt = 0;
-    const statuses: Record<number, number> = {};
-    const failures: string[] = [];
-    const started = Date.now();
-    const client = async (k: number) => {
-      for (let i = 0; i < perClient; i++) {
-        if (completed === 200 && !killedAt) {
-          killedAt = Date.now();
-          process.kill(-b.child.pid!, 'SIGKILL');
-        }
-        const id = `load-${k}-${i}`;
-        try {
-          const reply = await send(nginx.port, '/api/v1/tasks', { from: `127.0.1.${k + 1}`, token, headers: { 'x-request-id': id } });
-          statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
-        } catch (error) {
-          failures.push((error as NodeJS.ErrnoException).code ?? String(error));
-        }
-        completed++;
-      }
-    };
-    await Promise.all(Array.from({ length: clients }, (_, k) => client(k)));
-    const durationMs = Date.now() - started;
+    const { statuses, failures, killedAt, started, durationMs } = await loadKillingB(clients, perClient, 200, (k, i) =>
+      send(nginx.port, '/api/v1/tasks', { from: `127.0.1.${k + 1}`, token, headers: { 'x-request-id': `load-${k}-${i}` } }),
+    );
     const exit = await b.exited;
     const retried = nginx.accessLog().filter((r) => String(r.requestId).startsWith('load-') && String(r.upstream).includes(','));
     const onAAfterKill = requestLines(a).filter((r) => String(r.requestId).startsWith('load-') && r.timestamp && Date.parse(r.timestamp) > killedAt);
@@ -286,7 +328,6 @@ describe('nginx/nginx.conf in front of two instances on one SQLite file', { skip
         `${failures.length} failed, ${retried.length} retried on the other instance, ${onAAfterKill.length} answered by A after the kill`,
     );
     assert.equal(exit.signal, 'SIGKILL');
-    assert.ok(killedAt > 0);
     assert.deepEqual(failures, []);
     assert.deepEqual(statuses, { 200: clients * perClient });
     assert.ok(retried.length >= 1, 'nginx retried at least the requests that met the dead instance');
@@ -297,9 +338,10 @@ describe('nginx/nginx.conf as written', () => {
   const directives = SHIPPED_CONF.replace(/#.*$/gm, '');
   const directive = (name: string) => [...directives.matchAll(new RegExp(`^\\s*${name} ([^;]*);`, 'gm'))].map((m) => m[1]);
 
-  test('retries only requests that are safe to send twice: a write is never replayed', () => {
-    assert.deepEqual(directive('proxy_next_upstream'), ['error timeout http_502 http_503']);
-    assert.doesNotMatch(directives, /non_idempotent/);
+  test('retries a write only because every write carries an Idempotency-Key, the client\'s or one from the request id', () => {
+    assert.deepEqual(directive('proxy_next_upstream'), ['error timeout http_502 http_503 non_idempotent']);
+    assert.deepEqual(directive('proxy_set_header Idempotency-Key'), ['$backend_idempotency_key']);
+    assert.match(directives, /map \$http_idempotency_key \$backend_idempotency_key \{\s*"" "nginx-\$request_id";\s*default \$http_idempotency_key;\s*\}/);
   });
 
   test("closes idle upstream connections before the app's 65 s keepAliveTimeout does", () => {

@@ -1,8 +1,11 @@
 import type { Request, Response } from 'express';
 import type { Db } from '../db/database.js';
+import { storageWatch } from '../db/storage.js';
 import type { OperationHandler } from '../openapi/router.js';
 
 export type DependencyState = 'up' | 'down' | 'disabled';
+/** The database answers reads ('up'), answers reads but has no disk space for writes ('full'), or does not answer. */
+export type DatabaseState = 'up' | 'full' | 'down';
 
 /** Lifecycle is where the server tells the app whether it takes traffic. */
 export interface Lifecycle {
@@ -19,20 +22,22 @@ interface HealthDeps {
 /** healthHandlers: liveness with each dependency's state, and readiness for load balancers. */
 export function healthHandlers({ db, version, lifecycle, redisState }: HealthDeps): Record<string, OperationHandler> {
   const ping = db.prepare('SELECT 1');
-  const dbState = (): DependencyState => {
+  const storage = storageWatch(db);
+  const dbState = (): DatabaseState => {
     try {
       ping.get();
-      return 'up';
     } catch {
       return 'down';
     }
+    return storage.state() === 'full' ? 'full' : 'up';
   };
   return {
     getHealth(_req: Request, res: Response) {
       const checks = { db: dbState(), redis: redisState() };
-      const status = checks.db === 'down' ? 'down' : checks.redis === 'down' ? 'degraded' : 'ok';
+      const status = checks.db === 'down' ? 'down' : checks.db === 'full' || checks.redis === 'down' ? 'degraded' : 'ok';
       res.set('Cache-Control', 'no-store');
-      res.status(checks.db === 'up' ? 200 : 503).json({ status, version, uptimeSeconds: Math.round(process.uptime()), checks });
+      // Full still serves reads: a load balancer or systemd must not take this instance out for it.
+      res.status(checks.db === 'down' ? 503 : 200).json({ status, version, uptimeSeconds: Math.round(process.uptime()), checks });
     },
 
     getReadiness(_req: Request, res: Response) {

@@ -1,12 +1,18 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../logging/logger.js';
+import { throttledWarn } from '../logging/throttle.js';
 import { AppError, problemBody, problems } from './errors.js';
 
 /** errorHandler is the one place an error becomes a response: RFC 9457 problem+json, details of 5xx only in the log. */
 export function errorHandler(logger: Logger) {
+  const warn = throttledWarn(logger);
   return function handleError(error: unknown, req: Request, res: Response, _next: NextFunction): void {
     const problem = toAppError(error);
-    if (problem.status >= 500) {
+    if (problem.status === 503) {
+      // A condition to retry (disk full, database locked), not a bug: a warning now and then, no stack per request.
+      const cause = problem.cause as { code?: unknown; message?: unknown } | undefined;
+      warn(problem.code, 'request refused for now', { requestId: req.id, code: problem.code, cause: cause?.code ?? cause?.message });
+    } else if (problem.status >= 500) {
       logger.error('request failed', { requestId: req.id, code: problem.code, error: problem.cause ?? error });
     }
     if (res.headersSent) {

@@ -83,11 +83,19 @@ export const problems = {
     new AppError(429, 'rate_limited', 'Too many requests', `Too many requests; retry after ${retryAfterSeconds} s.`, {
       headers: { ...headers, 'Retry-After': String(retryAfterSeconds) },
     }),
+  idempotencyKeyReused: () =>
+    new AppError(422, 'idempotency_key_reused', 'Idempotency key reused', 'This Idempotency-Key was sent with another request; use a new key for a new request.'),
   internal: (cause?: unknown) =>
     new AppError(500, 'internal_error', 'Internal server error', 'An unexpected error occurred; it has been logged with the request id.', { cause }),
   databaseBusy: (cause?: unknown) =>
     new AppError(503, 'database_busy', 'Service busy', 'The database is busy; retry shortly.', { cause, headers: { 'Retry-After': '1' } }),
-  unavailable: (detail: string) => new AppError(503, 'service_unavailable', 'Service unavailable', detail, { headers: { 'Retry-After': '1' } }),
+  storageFull: (cause?: unknown) =>
+    new AppError(503, 'storage_full', 'Storage full', 'The server has no disk space left to store this; nothing was changed, and reads still work. Retry later.', {
+      cause,
+      headers: { 'Retry-After': '30' },
+    }),
+  unavailable: (detail: string, retryAfterSeconds = 1) =>
+    new AppError(503, 'service_unavailable', 'Service unavailable', detail, { headers: { 'Retry-After': String(retryAfterSeconds) } }),
 } as const;
 
 /** problemBody renders an AppError as an RFC 9457 problem document. */

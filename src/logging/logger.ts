@@ -1,7 +1,9 @@
 import winston from 'winston';
-import DailyRotateFile from 'winston-daily-rotate-file';
 import Transport from 'winston-transport';
 import type { Config } from '../config.js';
+import { RotatingFileTransport } from './file-transport.js';
+import { fileTroubleReporter } from './file-trouble.js';
+import { parseSize } from './rotating-file.js';
 
 export type Logger = winston.Logger;
 /** A log record as it crosses process boundaries: only string keys. */
@@ -56,6 +58,8 @@ export interface LoggerOptions {
   readonly fileTag?: string;
   /** Hand every record to another process (a cluster worker sends them to its primary). */
   readonly forward?: (record: LogRecord) => void;
+  /** Where the one warning goes when the files cannot be written, and the notice when they can again (default: stderr). */
+  readonly onFileTrouble?: (line: string) => void;
 }
 
 /** createLogger builds a logger: JSON lines in rotating files (app 14 days, errors 30 days), readable lines on a terminal. */
@@ -71,17 +75,11 @@ export function createLogger(config: Pick<Config, 'log'>, options: LoggerOptions
   }
   if (options.files && config.log.dir) {
     const tag = options.fileTag ? `-${options.fileTag}` : '';
-    const size = config.log.maxSize ? { maxSize: config.log.maxSize } : {};
+    const maxBytes = config.log.maxSize ? parseSize(config.log.maxSize) : null;
+    const reporter = fileTroubleReporter(config.log.dir, options.onFileTrouble ?? ((line) => process.stderr.write(`${line}\n`)));
     transports.push(
-      new DailyRotateFile({ dirname: config.log.dir, filename: `app${tag}-%DATE%.log`, maxFiles: '14d', format: winston.format.json(), ...size }),
-      new DailyRotateFile({
-        dirname: config.log.dir,
-        filename: `error${tag}-%DATE%.log`,
-        maxFiles: '30d',
-        ...size,
-        level: 'error',
-        format: winston.format.json(),
-      }),
+      new RotatingFileTransport('app', { dir: config.log.dir, prefix: `app${tag}`, maxBytes, keepDays: 14 }, reporter),
+      new RotatingFileTransport('error', { dir: config.log.dir, prefix: `error${tag}`, maxBytes, keepDays: 30 }, reporter, 'error'),
     );
   }
   if (options.forward) transports.push(new ForwardTransport(options.forward));
@@ -99,10 +97,14 @@ export function createLogger(config: Pick<Config, 'log'>, options: LoggerOptions
  * app log files of a files-only logger, skipping its formats; null when it writes no files.
  */
 export function appFileWriter(logger: Logger): ((line: string) => void) | null {
-  const files = logger.transports.filter((t) => t instanceof DailyRotateFile && t.level !== 'error');
+  const files = fileTransports(logger).filter((t) => t.kind === 'app');
   if (files.length === 0 || logger.silent) return null;
   return (line) => {
-    // Symbol.for('message') is the finished line a winston transport writes (triple-beam's MESSAGE).
-    for (const file of files) file.log?.({ [Symbol.for('message')]: line }, () => {});
+    for (const file of files) file.writeLine(line);
   };
+}
+
+/** fileTransports lists the log files a logger writes. */
+export function fileTransports(logger: Logger): RotatingFileTransport[] {
+  return logger.transports.filter((t): t is RotatingFileTransport => t instanceof RotatingFileTransport);
 }

@@ -2,12 +2,16 @@ import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { FieldProblem } from '../http/errors.js';
 
-/** createAjv builds the validator compiler: coercion on for path and query strings, off for bodies. */
-export function createAjv(coerceTypes: boolean): Ajv2020 {
+/**
+ * createAjv builds the validator compiler. Nothing is coerced (parameters are parsed by
+ * compileParameters first); parameters get the spec's defaults filled in. NaN and ±Infinity are
+ * never numbers: a JSON body can spell Infinity as 1e400, and Ajv's range checks skip it.
+ */
+export function createAjv(kind: 'parameters' | 'bodies'): Ajv2020 {
   const ajv = new Ajv2020({
     allErrors: true,
-    coerceTypes,
-    useDefaults: coerceTypes,
+    strictNumbers: true,
+    useDefaults: kind === 'parameters',
     allowUnionTypes: true,
     strict: true,
   });

@@ -116,11 +116,9 @@ function markOperation(operation: Operation) {
 /** validateRequest checks path, query and body against the compiled schemas and lists every problem at once. */
 function validateRequest(operation: Operation) {
   return function validateRequestMiddleware(req: Request, _res: Response, next: NextFunction): void {
-    const path: Record<string, unknown> = { ...req.params };
-    const query: Record<string, unknown> = { ...(req.query as Record<string, unknown>) };
-    const found: FieldProblem[] = [];
-    if (!operation.validatePath(path)) found.push(...toFieldProblems('path', operation.validatePath.errors));
-    if (!operation.validateQuery(query)) found.push(...toFieldProblems('query', operation.validateQuery.errors));
+    const path = operation.readPath(req.params);
+    const query = operation.readQuery(req.query as Record<string, unknown>);
+    const found: FieldProblem[] = [...(path.problems ?? []), ...(query.problems ?? [])];
     const body: unknown = req.body;
     if (operation.body) {
       if (body === undefined) {
@@ -130,7 +128,7 @@ function validateRequest(operation: Operation) {
       }
     }
     if (found.length > 0) throw problems.validation(found);
-    req.input = { path, query, body };
+    req.input = { path: path.values as Record<string, unknown>, query: query.values as Record<string, unknown>, body };
     next();
   };
 }

@@ -2,6 +2,7 @@ import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { readAsset } from '../assets.js';
 import { createAjv } from './ajv.js';
+import { compileParameters, type ParameterReader } from './parameters.js';
 
 export type Role = 'user' | 'admin';
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -21,8 +22,10 @@ export interface Operation {
   readonly cache: { readonly ttlSeconds: number; readonly resource: string } | null;
   readonly rateLimit: 'default' | 'login' | 'none';
   readonly body: { readonly required: boolean; readonly validate: ValidateFunction } | null;
-  readonly validatePath: ValidateFunction;
-  readonly validateQuery: ValidateFunction;
+  /** The path and query parameters as the spec declares them ($refs resolved). */
+  readonly parameters: readonly Readonly<Json>[];
+  readonly readPath: ParameterReader;
+  readonly readQuery: ParameterReader;
   readonly responses: Readonly<Record<string, Json>>;
 }
 
@@ -40,8 +43,8 @@ const METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete']
 export function loadSpec(text = readAsset('openapi.yaml'), cacheTtlSeconds?: number): Spec {
   const document = parse(text) as Json;
   const resolved = dereference(document, document) as Json;
-  const paramAjv = createAjv(true);
-  const bodyAjv = createAjv(false);
+  const paramAjv = createAjv('parameters');
+  const bodyAjv = createAjv('bodies');
   const defaultBase = firstServerUrl(resolved) ?? '';
   const operations: Operation[] = [];
 
@@ -63,8 +66,9 @@ export function loadSpec(text = readAsset('openapi.yaml'), cacheTtlSeconds?: num
         cache: cacheOf(op, cacheTtlSeconds),
         rateLimit: (op['x-rate-limit'] as Operation['rateLimit'] | undefined) ?? 'default',
         body: bodySchema ? { required: requestBody?.required === true, validate: bodyAjv.compile(bodySchema as Json) } : null,
-        validatePath: paramAjv.compile(parameterObjectSchema(parameters, 'path')),
-        validateQuery: paramAjv.compile(parameterObjectSchema(parameters, 'query')),
+        parameters,
+        readPath: compileParameters(paramAjv, parameters, 'path'),
+        readQuery: compileParameters(paramAjv, parameters, 'query'),
         responses: op.responses as Record<string, Json>,
       });
     }
@@ -91,17 +95,6 @@ function rolesOf(op: Json): Role[] | null {
   if (roles === undefined) return null;
   if (!Array.isArray(roles) || roles.length === 0) throw new Error(`${String(op.operationId)}: x-roles must be a non-empty list`);
   return roles as Role[];
-}
-
-/** parameterObjectSchema folds the parameters of one location into one object schema; unknown names are rejected. */
-function parameterObjectSchema(parameters: Json[], location: 'path' | 'query'): Json {
-  const mine = parameters.filter((p) => p.in === location);
-  return {
-    type: 'object',
-    additionalProperties: false,
-    properties: Object.fromEntries(mine.map((p) => [p.name, p.schema ?? {}])),
-    required: mine.filter((p) => p.required === true).map((p) => p.name),
-  };
 }
 
 /** dereference replaces every local $ref with what it points at (the spec has no cycles). */

@@ -1,36 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { projectRoot } from '../assets.js';
+import type { Browser, Page } from 'playwright-core';
 import { startTestApp, type TestApp } from '../test-support/app.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const missing = existsSync(CHROMIUM) ? null : 'Debian chromium is not installed (apt-get install chromium)';
-if (missing && process.env.CI === 'true') throw new Error(`${missing}; CI never skips the browser tests`);
-const artifacts = join(projectRoot, 'test-results');
-
-/**
- * watch collects what a page must never produce: console errors, uncaught errors, CSP violations,
- * and failed responses. Chromium logs every 4xx fetch as a console error; those are reported once,
- * as failed responses with their URL, so a test can allow the one it provoked.
- */
-async function watch(page: Page) {
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/^Failed to load resource: the server responded with a status of/.test(message.text())) {
-      problems.push(`console: ${message.text()}`);
-    }
-  });
-  page.on('response', (response) => response.status() >= 400 && problems.push(`response: ${response.status()} ${new URL(response.url()).pathname}`));
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  // Browser-side code goes in as text: this file is type-checked for Node, without the DOM.
-  await page.addInitScript(`
-    window.cspViolations = [];
-    document.addEventListener('securitypolicyviolation', (event) => window.cspViolations.push(event.violatedDirective + ' ' + event.blockedURI));`);
-  return async () => [...problems, ...(await page.evaluate<string[]>('window.cspViolations')).map((v) => `csp: ${v}`)];
-}
+import { artifacts, chromiumMissing, launchChromium, sidewaysOverflow, watch } from '../test-support/browser.js';
 
 /** register signs up through the page's form and waits until it has filled in the login form. */
 async function register(page: Page, name: string) {
@@ -43,18 +17,14 @@ async function register(page: Page, name: string) {
   assert.equal(await page.locator('#login-email').inputValue(), `${name}@example.com`, 'registering fills in the login form');
 }
 
-describe('the dashboard and the API docs in Chromium', { skip: missing ?? false }, () => {
+describe('the dashboard and the API docs in Chromium', { skip: chromiumMissing ?? false }, () => {
   let app: TestApp;
   let browser: Browser;
   before(async () => {
     mkdirSync(artifacts, { recursive: true });
     // Rate limiting on, so that the page has RateLimit headers to show.
     app = await startTestApp({ RATE_LIMIT_MAX: '10000' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -137,11 +107,7 @@ describe('the dashboard and the API docs in Chromium', { skip: missing ?? false 
     assert.equal(await page.getByRole('columnheader', { name: 'Actions' }).isVisible(), false);
 
     await page.setViewportSize({ width: 390, height: 844 });
-    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
-    const wide = await page.evaluate<string[]>(`[...document.querySelectorAll('body *')]
-      .filter((node) => node.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
-      .slice(0, 5)
-      .map((node) => node.tagName + '#' + node.id + ' ' + Math.round(node.getBoundingClientRect().right))`);
+    const { overflow, wide } = await sidewaysOverflow(page);
     assert.ok(overflow <= 0, `no sideways scrolling on a phone (${overflow}px): ${wide.join(', ')}`);
     await page.screenshot({ path: join(artifacts, 'dashboard-phone.png'), fullPage: true });
     assert.deepEqual(await problems(), ['response: 400 /api/v1/auth/register', 'response: 401 /api/v1/auth/login'], 'only the provoked requests failed');

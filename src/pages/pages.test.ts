@@ -27,7 +27,7 @@ describe('pages, docs and the served spec', () => {
   });
 
   test('the dashboard and its files come with their types, under the strict policy without inline script', async () => {
-    for (const [path, type] of [['/', 'text/html'], ['/app.js', 'text/javascript'], ['/style.css', 'text/css']] as const) {
+    for (const [path, type] of [['/', 'text/html'], ['/app.js', 'text/javascript'], ['/status.js', 'text/javascript'], ['/style.css', 'text/css']] as const) {
       const response = await get(path);
       assert.equal(response.status, 200, path);
       assert.match(response.headers.get('content-type') ?? '', new RegExp(`^${type}; charset=utf-8$`), path);
@@ -36,8 +36,10 @@ describe('pages, docs and the served spec', () => {
     }
     const html = await (await get('/')).text();
     assert.doesNotMatch(html, /<script(?![^>]*\ssrc=)[^>]*>|\son\w+=|\sstyle=|<style/i, 'no inline script, handler or style');
-    const js = await (await get('/app.js')).text();
-    assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|localStorage|eval\(|new Function/);
+    for (const script of ['/app.js', '/status.js']) {
+      const js = await (await get(script)).text();
+      assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|localStorage|eval\(|new Function|\.style\b|'style'/, script);
+    }
   });
 
   test('/api-docs/ has its own policy, and Swagger UI files are served from memory with their types', async () => {

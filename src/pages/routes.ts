@@ -1,4 +1,4 @@
-import { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import { stringify } from 'yaml';
 import { readAssetBytes } from '../assets.js';
@@ -9,6 +9,7 @@ const SWAGGER_DIST = 'node_modules/swagger-ui-dist';
 export const PAGE_ASSETS = [
   'public/index.html',
   'public/app.js',
+  'public/status.js',
   'public/style.css',
   `${SWAGGER_DIST}/swagger-ui.css`,
   `${SWAGGER_DIST}/swagger-ui-bundle.js`,
@@ -81,24 +82,35 @@ window.addEventListener('load', function start() {
 `;
 }
 
-/** pagesRouter serves the dashboard (public/), Swagger UI at /api-docs/ and the spec at /openapi.yaml and /openapi.json. */
-export function pagesRouter(document: object): Router {
-  const router = Router({ strict: true });
+/** The pages' router, and every path it answers (they have a rate-limit budget of their own). */
+export interface Pages {
+  readonly router: Router;
+  readonly paths: ReadonlySet<string>;
+}
 
-  router.get('/', file('public/index.html', REVALIDATE));
-  router.get('/app.js', file('public/app.js', REVALIDATE));
-  router.get('/style.css', file('public/style.css', REVALIDATE));
-  router.get('/openapi.json', send(JSON.stringify(document), TYPES.json!, REVALIDATE));
-  router.get('/openapi.yaml', send(stringify(document), TYPES.yaml!, REVALIDATE));
+/** pagesRouter serves the dashboard (public/), Swagger UI at /api-docs/ and the spec at /openapi.yaml and /openapi.json. */
+export function pagesRouter(document: object): Pages {
+  const router = Router({ strict: true });
+  const paths = new Set<string>();
+  const get = (path: string, ...handlers: RequestHandler[]) => {
+    paths.add(path);
+    router.get(path, ...handlers);
+  };
+
+  get('/', file('public/index.html', REVALIDATE));
+  get('/app.js', file('public/app.js', REVALIDATE));
+  get('/status.js', file('public/status.js', REVALIDATE));
+  get('/style.css', file('public/style.css', REVALIDATE));
+  get('/openapi.json', send(JSON.stringify(document), TYPES.json!, REVALIDATE));
+  get('/openapi.yaml', send(stringify(document), TYPES.yaml!, REVALIDATE));
 
   // generateHTML only for the page: its links are relative, so the page lives at /api-docs/.
-  const docs = document;
-  const html = swaggerUi.generateHTML(docs, { customSiteTitle: 'backend-api — API docs' });
-  router.get('/api-docs', (_req, res) => res.redirect(301, '/api-docs/'));
-  router.get('/api-docs/', docsPolicy, send(html, TYPES.html!, REVALIDATE));
-  router.get('/api-docs/swagger-ui-init.js', docsPolicy, send(swaggerInitScript(docs), TYPES.js!, REVALIDATE));
+  const html = swaggerUi.generateHTML(document, { customSiteTitle: 'backend-api — API docs' });
+  get('/api-docs', (_req, res) => res.redirect(301, '/api-docs/'));
+  get('/api-docs/', docsPolicy, send(html, TYPES.html!, REVALIDATE));
+  get('/api-docs/swagger-ui-init.js', docsPolicy, send(swaggerInitScript(document), TYPES.js!, REVALIDATE));
   for (const name of PAGE_ASSETS.filter((n) => n.startsWith(SWAGGER_DIST))) {
-    router.get(`/api-docs/${name.slice(SWAGGER_DIST.length + 1)}`, docsPolicy, file(name, VENDOR));
+    get(`/api-docs/${name.slice(SWAGGER_DIST.length + 1)}`, docsPolicy, file(name, VENDOR));
   }
-  return router;
+  return { router, paths };
 }

@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import type { Redis } from 'ioredis';
 import { RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from '../db/database.js';
@@ -13,8 +12,11 @@ export interface LimiterSpec {
 /** A LimiterFactory makes limiters that share their counts as widely as the process model allows. */
 export type LimiterFactory = (spec: LimiterSpec) => RateLimiterAbstract;
 
-/** How the processes of this host are organised, which decides where per-host counts can live. */
-export type ProcessModel = { readonly kind: 'cluster' } | { readonly kind: 'alone' } | { readonly kind: 'pm2'; readonly db: Db };
+/**
+ * Where the processes of one host can keep a count together, which their process model decides:
+ * in our cluster primary, in the SQLite file PM2 instances share, or in the one process there is.
+ */
+export type HostCounts = { readonly kind: 'primary' } | { readonly kind: 'memory' } | { readonly kind: 'sqlite'; readonly db: Db };
 
 /**
  * limiterFactory: with Redis, counts live in Redis (shared by every worker and host) and, while
@@ -23,7 +25,7 @@ export type ProcessModel = { readonly kind: 'cluster' } | { readonly kind: 'alon
  * process is alone. Under PM2 there is no primary of ours to hold them, so the instances share
  * them in the SQLite file they already share (one small write per counted request).
  */
-export function limiterFactory(redis: Redis | null, model: ProcessModel = { kind: cluster.isWorker ? 'cluster' : 'alone' }): LimiterFactory {
+export function limiterFactory(redis: Redis | null, host: HostCounts): LimiterFactory {
   return (spec) => {
     const options = {
       keyPrefix: spec.keyPrefix,
@@ -32,10 +34,10 @@ export function limiterFactory(redis: Redis | null, model: ProcessModel = { kind
       ...(spec.blockSeconds ? { blockDuration: spec.blockSeconds } : {}),
     };
     const local =
-      model.kind === 'cluster'
+      host.kind === 'primary'
         ? new RateLimiterCluster({ ...options, timeoutMs: 1000 })
-        : model.kind === 'pm2'
-          ? new RateLimiterSQLite({ ...options, storeClient: model.db, storeType: 'better-sqlite3', tableName: 'rate_limits' })
+        : host.kind === 'sqlite'
+          ? new RateLimiterSQLite({ ...options, storeClient: host.db, storeType: 'better-sqlite3', tableName: 'rate_limits' })
           : new RateLimiterMemory(options);
     if (!redis) return local;
     return new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: local });

@@ -3,10 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createPasswordHasher, type PasswordHasher } from '../auth/passwords.js';
 import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
 import { createLogger } from '../logging/logger.js';
+import { singleProcess } from '../process/model.js';
 import { serve, type RunningServer } from '../server.js';
 import { ApiClient } from './client.js';
 
@@ -39,15 +41,22 @@ export function testEnv(dir: string, overrides: Record<string, string> = {}): Re
   };
 }
 
+export interface TestAppOptions {
+  /** Wraps the app's bcrypt queue (built from the test's config), e.g. to count the jobs that reach it. */
+  readonly passwords?: (real: PasswordHasher) => PasswordHasher;
+}
+
 /** startTestApp runs the real server in this process on port 0 with a fresh SQLite file. */
-export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(overrides: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'backend-api-test-'));
   const config = loadConfig(testEnv(dir, overrides), 'test');
   const appDb = openDatabase(config.database.path, { synchronous: config.database.synchronous });
   migrate(appDb);
   const logger = createLogger(config, { console: false, files: true });
   const handled: string[] = [];
-  const running = await serve({ config, logger, db: appDb, observe: (id) => handled.push(id) });
+  const real = createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
+  const passwords = options.passwords?.(real) ?? real;
+  const running = await serve({ config, logger, db: appDb, model: singleProcess(), observe: (id) => handled.push(id), passwords });
   const url = `http://127.0.0.1:${running.port}`;
   const db = new Database(config.database.path, { readonly: true });
   return {
@@ -61,6 +70,7 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
     async close() {
       db.close();
       await running.drain('test done');
+      await real.close();
       logger.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -34,7 +34,7 @@ export class ApiClient {
     const text = await response.text();
     const contentType = response.headers.get('content-type');
     const parsed: unknown = text && /json/.test(contentType ?? '') ? JSON.parse(text) : text || undefined;
-    assertMatchesContract(method, new URL(path, this.baseUrl).pathname, response.status, contentType, parsed);
+    assertMatchesContract(method, new URL(path, this.baseUrl).pathname, response.status, contentType, parsed, response.headers);
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }
 

@@ -3,7 +3,7 @@ import { createAjv } from '../openapi/ajv.js';
 import { loadSpec, type Operation, type Spec } from '../openapi/spec.js';
 
 const spec: Spec = loadSpec();
-const ajv = createAjv(false);
+const ajv = createAjv('bodies');
 const compiled = new Map<string, ValidateFunction>();
 const matchers = spec.operations.map((op) => ({
   op,
@@ -21,12 +21,22 @@ export function findOperation(method: string, pathname: string): Operation | und
   return matchers.find(({ op, pattern }) => op.method === method.toLowerCase() && pattern.test(pathname))?.op;
 }
 
+// The response headers this API sets itself; each one a response carries must be declared for it.
+const API_HEADERS = ['Idempotent-Replayed', 'Location', 'X-Cache', 'ETag', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'WWW-Authenticate'];
+
 /**
  * assertMatchesContract throws unless the response is one openapi.yaml declares for the
- * operation: a declared status, the declared media type, and a body valid against its schema.
- * Responses of no operation (404, 405) must be problem documents.
+ * operation: a declared status, the declared media type, a body valid against its schema, and
+ * only declared API headers. Responses of no operation (404, 405) must be problem documents.
  */
-export function assertMatchesContract(method: string, pathname: string, status: number, contentType: string | null, body: unknown): void {
+export function assertMatchesContract(
+  method: string,
+  pathname: string,
+  status: number,
+  contentType: string | null,
+  body: unknown,
+  headers: Headers = new Headers(),
+): void {
   const where = `${method} ${pathname} → ${status}`;
   const isProblem = contentType?.startsWith('application/problem+json') ?? false;
   if (status >= 400 && !isProblem) throw new Error(`${where}: an error must be application/problem+json, got ${contentType}`);
@@ -36,8 +46,10 @@ export function assertMatchesContract(method: string, pathname: string, status: 
     validate('problem', problemSchema, body, where);
     return;
   }
-  const response = op.responses[String(status)] as { content?: Record<string, { schema?: object }> } | undefined;
+  const response = op.responses[String(status)] as { content?: Record<string, { schema?: object }>; headers?: Record<string, unknown> } | undefined;
   if (!response) throw new Error(`${where}: status ${status} is not declared for ${op.id}`);
+  const undeclared = API_HEADERS.filter((name) => headers.has(name) && !Object.keys(response.headers ?? {}).some((key) => key.toLowerCase() === name.toLowerCase()));
+  if (undeclared.length > 0) throw new Error(`${where}: sends ${undeclared.join(', ')}, not declared for ${op.id}`);
   if (!response.content || method === 'HEAD') {
     if (body !== undefined && body !== '' && method !== 'HEAD') throw new Error(`${where}: declared without a body, got one`);
     return;

@@ -13,7 +13,7 @@ export interface LoadResult {
   /** Bodies of the 201 responses (parsed JSON). */
   readonly created: Array<Record<string, any>>;
   /** One entry per request that got no response: its error code, and whether its socket was connected before `mark`. */
-  readonly failures: Array<{ code: string; connectedAt: number; reused: boolean; startedAt: number }>;
+  readonly failures: Array<{ code: string; connectedAt: number; reused: boolean; startedAt: number; failedAt: number }>;
   readonly completed: Array<{ status: number; connectedAt: number; startedAt: number; endedAt: number }>;
   readonly sent: number;
   readonly durationMs: number;
@@ -29,6 +29,8 @@ export interface LoadOptions {
   readonly next: (i: number) => LoadRequest;
   /** Stop sending when this returns true (checked before each request). */
   readonly stop?: () => boolean;
+  /** Reuse connections (default) or open one per request. */
+  readonly keepAlive?: boolean;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -38,7 +40,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * `durationMs`, recording every status, every failure and when each request's socket connected.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+  const agent = new Agent({ keepAlive: options.keepAlive ?? true, maxSockets: options.concurrency });
   const url = new URL(options.baseUrl);
   const statuses: Record<number, number> = {};
   const created: Array<Record<string, any>> = [];
@@ -78,7 +80,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
             resolve();
           });
           res.on('error', (error: NodeJS.ErrnoException) => {
-            failures.push({ code: error.code ?? error.message, connectedAt, reused, startedAt });
+            failures.push({ code: error.code ?? error.message, connectedAt, reused, startedAt, failedAt: Date.now() });
             resolve();
           });
         },
@@ -92,7 +94,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         } else socket.once('connect', () => (connectedAt = Date.now()));
       });
       req.on('error', (error: NodeJS.ErrnoException) => {
-        failures.push({ code: error.code ?? error.message, connectedAt, reused, startedAt });
+        failures.push({ code: error.code ?? error.message, connectedAt, reused, startedAt, failedAt: Date.now() });
         resolve();
       });
       req.end(body);

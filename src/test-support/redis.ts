@@ -17,6 +17,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** start (re)starts it on the same port, empty. */
   start(): Promise<void>;
+  /** pause freezes it (SIGSTOP): connections stay open and nothing is answered, as a hung Redis does. */
+  pause(): void;
+  /** resume lets it go on (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -47,11 +51,14 @@ export async function startRedis(): Promise<RedisServer> {
       throw new Error(`redis-server did not answer on port ${port}`);
     },
     async kill() {
-      if (!child || child.exitCode !== null) return;
+      // A child killed by a signal has a signalCode and no exitCode.
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise((resolve) => child!.once('exit', resolve));
       child.kill('SIGKILL');
       await gone;
     },
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     stop: () => server.kill(),
   };
   await server.start();

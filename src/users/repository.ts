@@ -58,10 +58,23 @@ export function createUserRepository(db: Db, write: Writer) {
   );
   const bumpVersion = db.prepare<[number]>('UPDATE users SET token_version = token_version + 1 WHERE id = ?');
 
+  function assertAvailable(username: string, email: string): void {
+    const existing = taken.get(username, email);
+    if (!existing) return;
+    throw existing.username.toLowerCase() === username.toLowerCase()
+      ? problems.conflict('username_taken', 'That username is taken.')
+      : problems.conflict('email_taken', 'An account with that email exists.');
+  }
+
   return {
     findById: (id: number) => byId.get(id),
     findByEmail: (email: string) => byEmail.get(email),
     authInfo: (id: number) => authInfo.get(id),
+    /** any says whether the database holds an account yet. */
+    any: () => anyUser.get() !== undefined,
+
+    /** assertAvailable throws 409 username_taken or email_taken when either is in use (in any case). */
+    assertAvailable,
 
     /**
      * create inserts an account; chooseRole sees whether the database had no account yet and
@@ -71,12 +84,7 @@ export function createUserRepository(db: Db, write: Writer) {
       try {
         return write(() => {
           const role = chooseRole(anyUser.get() === undefined);
-          const existing = taken.get(input.username, input.email);
-          if (existing) {
-            throw existing.username.toLowerCase() === input.username.toLowerCase()
-              ? problems.conflict('username_taken', 'That username is taken.')
-              : problems.conflict('email_taken', 'An account with that email exists.');
-          }
+          assertAvailable(input.username, input.email);
           const now = new Date().toISOString();
           const { lastInsertRowid } = insert.run(input.username, input.email, input.passwordHash, role, now, now);
           return byId.get(Number(lastInsertRowid)) as UserRow;

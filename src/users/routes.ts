@@ -20,6 +20,13 @@ export function userHandlers({ users }: { users: UserRepository }): Record<strin
       res.json({ data, page: { limit, hasMore, nextCursor: hasMore && last ? encodeCursor('id', last.id, last.id) : null } });
     },
 
+    getUser(req: Request, res: Response) {
+      const { id } = req.input.path as { id: number };
+      const row = users.findById(id);
+      if (!row) throw problems.notFound('user');
+      res.json(toUser(row));
+    },
+
     updateUser(req: Request, res: Response) {
       const { id } = req.input.path as { id: number };
       const { role } = req.input.body as { role: Role };

@@ -1,0 +1,71 @@
+import winston from 'winston';
+import Transport from 'winston-transport';
+import type { FileTroubleReporter } from './file-trouble.js';
+import { openRotatingFile, type RotatingFile, type RotatingFileOptions } from './rotating-file.js';
+
+// Symbol.for('message') is the finished line a winston transport writes (triple-beam's MESSAGE).
+const MESSAGE = Symbol.for('message');
+const FLUSH_AT_BYTES = 64 * 1024;
+
+/**
+ * RotatingFileTransport is winston's side of a RotatingFile: lines of one turn of the event loop
+ * go out in one write, so the cost per line stays low, and what cannot be written is dropped
+ * and counted instead of crashing the process (winston-daily-rotate-file's stream died on ENOSPC).
+ */
+export class RotatingFileTransport extends Transport {
+  /** Which files this is: "app" or "error", the label of log_lines_dropped_total. */
+  readonly kind: 'app' | 'error';
+  private readonly file: RotatingFile;
+  private readonly reporter: FileTroubleReporter;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
+
+  constructor(kind: 'app' | 'error', file: Omit<RotatingFileOptions, 'onTrouble'>, reporter: FileTroubleReporter, level?: string) {
+    super({ format: winston.format.json(), ...(level ? { level } : {}) });
+    this.kind = kind;
+    this.reporter = reporter;
+    this.file = openRotatingFile({ ...file, onTrouble: (trouble) => reporter.trouble(trouble) });
+  }
+
+  /** Lines this transport could not write. */
+  get dropped(): number {
+    return this.file.dropped;
+  }
+
+  override log(info: Record<string | symbol, unknown>, done: () => void): void {
+    this.writeLine(String(info[MESSAGE]));
+    done();
+  }
+
+  /** writeLine queues a line that is already JSON (a worker's request line), skipping winston's formats. */
+  writeLine(line: string): void {
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    if (this.pendingBytes >= FLUSH_AT_BYTES) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** flush writes every queued line now. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.file.write(`${lines.join('\n')}\n`, lines.length)) this.reporter.wrote();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.close();
+    callback();
+  }
+
+  override close(): void {
+    this.flush();
+    this.file.close();
+  }
+}

@@ -1,0 +1,115 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
+import type { Config } from '../config.js';
+import { startCheckpointer } from '../db/checkpoint.js';
+import { openDatabase, type Db } from '../db/database.js';
+import { migrate, quickCheck } from '../db/migrations.js';
+import { registerLogMetrics } from '../logging/log-metrics.js';
+import type { Logger } from '../logging/logger.js';
+import { startPrimaryStatus } from '../status/primary-status.js';
+import { codeIdentity } from './code-identity.js';
+import { forwardedLogWriter } from './log-forwarding.js';
+import { createPrimaryMetrics } from './metrics.js';
+import { createWorkerPool, type WorkerPool } from './pool.js';
+import { PRIMARY_CODE_ENV } from './protocol.js';
+import type { StopSignals } from './signals.js';
+
+/** How much longer than SHUTDOWN_TIMEOUT the primary gives its workers: their own drain is bounded by it. */
+const STOP_MARGIN_MS = 2000;
+
+/**
+ * runPrimary prepares the database once (migrations, quick_check), then forks the workers that
+ * share the port; it holds no HTTP server. SIGTERM/SIGINT, from whoever and at any moment, is
+ * one graceful stop (a second one exits at once); SIGHUP replaces the workers one at a time,
+ * unless the code on disk changed since the primary started: workers never run other code than
+ * their primary, so that needs a restart.
+ */
+export async function runPrimary(config: Config, logger: Logger, fileSink: Logger, signals: StopSignals): Promise<void> {
+  const code = codeIdentity();
+  let db: Db | null = null;
+  let stopCheckpointer = () => {};
+  let stopStatus = () => {};
+  let pool: WorkerPool | null = null;
+  let stopping = false;
+  let stopSignals = 0;
+
+  async function shutdown(reason: string, exitCode = 0): Promise<never> {
+    stopping = true;
+    logger.info('shutting down', { reason, workers: pool?.size ?? 0 });
+    if (pool && !(await pool.stopAll(reason, config.shutdownTimeoutMs + STOP_MARGIN_MS))) {
+      logger.error('workers did not stop in time; killing them');
+      pool.killAll();
+      exitCode = exitCode || 1;
+    }
+    stopCheckpointer();
+    stopStatus();
+    if (db) {
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        db.close();
+      }
+    }
+    logger.info('stopped', { exitCode });
+    await Promise.race([new Promise((resolve) => fileSink.on('finish', resolve).end()), sleep(2000)]);
+    process.exit(exitCode);
+  }
+
+  signals.onStop((signal) => {
+    if (++stopSignals > 1) {
+      logger.warn('second signal; exiting now', { signal });
+      pool?.killAll();
+      process.exit(1);
+    }
+    void shutdown(signal);
+  });
+  if (stopping) return;
+
+  db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
+  const applied = migrate(db);
+  const check = quickCheck(db);
+  if (check !== 'ok') {
+    logger.error('database failed quick_check; refusing to start', { check, path: config.database.path });
+    process.exit(1);
+  }
+  db.pragma('wal_autocheckpoint = 0');
+  stopCheckpointer = startCheckpointer(db, config.database.path, config.database.checkpointIntervalMs, logger);
+  logger.info('database ready', { path: config.database.path, schema: applied });
+
+  // Holds the per-host rate-limit counts the workers share (alone without Redis, as insurance with it).
+  new RateLimiterClusterMaster();
+  const metrics = createPrimaryMetrics();
+  registerLogMetrics(metrics.registry, fileSink);
+  const status = startPrimaryStatus({ databasePath: config.database.path, workerRestarts: metrics.workerRestarts, logger });
+  stopStatus = status.stop;
+  const writeLogs = forwardedLogWriter(fileSink);
+  const workers = createWorkerPool({
+    workers: config.workers,
+    logger,
+    env: { [PRIMARY_CODE_ENV]: code },
+    onMessage(worker, message) {
+      if (message.type === 'logs') writeLogs(message.records);
+      else if (message.type === 'metrics-request') metrics.answer(worker, message.id);
+      else if (message.type === 'status-request' || message.type === 'status-sample') status.handle(worker, message);
+    },
+    onCrash: () => metrics.workerRestarts.inc(),
+    onCrashLoop: () => void shutdown('crash loop', 1),
+  });
+  pool = workers;
+
+  signals.onHangup(() => {
+    if (stopping) return;
+    const onDisk = codeIdentity();
+    if (onDisk !== code) {
+      logger.error('rolling restart refused: the executable or the code on disk changed since this primary started; restart the service to run it', {
+        started: code,
+        onDisk,
+      });
+      return;
+    }
+    void workers.rollingRestart();
+  });
+
+  const ready = await workers.start();
+  if (!stopping) logger.info('primary ready', { pid: process.pid, workers: ready, port: config.port });
+}
