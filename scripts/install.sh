@@ -91,9 +91,13 @@ else
 # Every variable is described in the project's .env.example. The unit already sets
 # NODE_ENV=production, DATABASE_PATH=/var/lib/${NAME}/app.db and LOG_DIR=/var/log/${NAME}.
 JWT_SECRET=${secret}
+# The defaults; nginx/backend-api-upstream.conf points at this address.
 # HOST=127.0.0.1
 # PORT=3000
+# Worker processes; the default is one per CPU.
 # WORKERS=2
+# Seconds the workers may take to drain on stop; the service extends systemd's stop timeout to match.
+# SHUTDOWN_TIMEOUT=10
 ENV
   )
   chmod 0600 "${env_path}.new"

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -74,6 +74,19 @@ describe('loadConfig', () => {
     const file = join(data, 'jwt-secret');
     assert.equal(readFileSync(file, 'utf8').trim(), first.jwt.secret);
     assert.equal(statSync(file).mode & 0o777, 0o600);
+  });
+
+  test("never adds a secret file to another user's data directory, and reads the one already there", (t) => {
+    if (process.geteuid?.() !== 0) return t.skip('needs root to give a directory to another user');
+    const data = join(dir(), 'service-state');
+    mkdirSync(data, { mode: 0o700 });
+    chownSync(data, 65534, 65534);
+    const asRoot = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    assert.equal(asRoot.jwt.secretSource, 'ephemeral');
+    assert.ok(Buffer.byteLength(asRoot.jwt.secret) >= 32);
+    assert.deepEqual(readdirSync(data), []);
+    writeFileSync(join(data, 'jwt-secret'), strong);
+    assert.deepEqual([loadConfig({ DATABASE_PATH: join(data, 'app.db') }).jwt.secret, loadConfig({ DATABASE_PATH: join(data, 'app.db') }).jwt.secretSource], [strong, 'file']);
   });
 
   test('is frozen all the way down', () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -19,7 +19,8 @@ export interface Config {
     readonly secret: string;
     /**
      * env: JWT_SECRET; file: the development secret kept beside the database; pending: that file
-     * does not exist yet (serve makes it); unused: a command that signs no token never read one.
+     * does not exist yet (serve makes it); unused: a command that signs no token never read one;
+     * ephemeral: made up for this process alone, because the data directory is another user's.
      */
     readonly secretSource: SecretSource;
     readonly expiresInSeconds: number;
@@ -50,6 +51,8 @@ export interface Config {
   readonly metricsToken: string | null;
   /** PM2's instance number when PM2 runs this process in cluster mode, else null. */
   readonly pm2Instance: number | null;
+  /** systemd's notification socket (Type=notify units), else null. */
+  readonly notifySocket: string | null;
 }
 
 /** ConfigError lists every problem found in the environment at once. */
@@ -63,7 +66,7 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
-type SecretSource = 'env' | 'file' | 'pending' | 'unused';
+type SecretSource = 'env' | 'file' | 'pending' | 'unused' | 'ephemeral';
 
 /**
  * What a command does with the JWT secret: use it (serve: outside production it makes the
@@ -128,6 +131,7 @@ export function loadConfig(env: Env, version = '0.0.0', secretUse: SecretUse = '
     },
     metricsToken: read.optionalSecret('METRICS_TOKEN', 16),
     pm2Instance: env.pm_id === undefined ? null : read.int('NODE_APP_INSTANCE', 0, 0, 1024),
+    notifySocket: env.NOTIFY_SOCKET || null,
   };
 
   const secret =
@@ -140,7 +144,9 @@ export function loadConfig(env: Env, version = '0.0.0', secretUse: SecretUse = '
 /**
  * resolveJwtSecret takes JWT_SECRET from the environment; outside production, when it is
  * unset, it generates one once (when allowed to write) and keeps it beside the database so
- * restarts keep tokens valid.
+ * restarts keep tokens valid. It never adds that file to another user's data directory (root
+ * running the server against the service's state directory): such a process gets a secret of
+ * its own that nothing keeps.
  */
 function resolveJwtSecret(
   raw: string | undefined,
@@ -161,6 +167,7 @@ function resolveJwtSecret(
   }
   const file = join(dataDir, SECRET_FILE);
   if (!mayWrite && !existsSync(file)) return { secret: '', secretSource: 'pending' };
+  if (!existsSync(file) && ownedByAnotherUser(dataDir)) return { secret: randomBytes(48).toString('base64url'), secretSource: 'ephemeral' };
   try {
     if (mayWrite) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     try {
@@ -175,6 +182,15 @@ function resolveJwtSecret(
   } catch (error) {
     problems.push(`cannot keep a development JWT secret in ${file}: ${(error as Error).message}`);
     return { secret: '', secretSource: 'file' };
+  }
+}
+
+/** ownedByAnotherUser says whether a directory exists and belongs to someone other than this process's user. */
+function ownedByAnotherUser(dir: string): boolean {
+  try {
+    return statSync(dir).uid !== process.geteuid?.();
+  } catch {
+    return false;
   }
 }
 

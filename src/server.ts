@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from './app.js';
 import type { PasswordHasher } from './auth/passwords.js';
 import type { Config } from './config.js';
-import { openDatabase, type Db } from './db/database.js';
+import { closeDatabase, openDatabase, type Db } from './db/database.js';
 import type { Lifecycle } from './health/routes.js';
 import { problemBody, problems } from './http/errors.js';
 import type { Logger } from './logging/logger.js';
@@ -105,11 +105,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     }
     if (active.size > 0) logger.warn('drain limit reached; closing requests still in flight', { inFlight: active.size });
     server.closeAllConnections();
-    try {
-      db.pragma('wal_checkpoint(PASSIVE)');
-    } finally {
-      db.close();
-    }
+    const unfinished = closeDatabase(db, 'PASSIVE');
+    if (unfinished) logger.warn('last checkpoint failed; the WAL is kept and replayed at the next start', { error: (unfinished as Error).message });
     await redis?.quit();
     logger.info('drained', { pid: process.pid });
   }

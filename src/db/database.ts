@@ -34,6 +34,22 @@ export function openDatabase(path: string, options: OpenOptions): Db {
   return db;
 }
 
+/**
+ * closeDatabase checkpoints and closes, and never throws: on a full disk (or with a reader still
+ * on the WAL) the checkpoint fails, the WAL stays beside the database and SQLite replays it at the
+ * next open, so nothing is lost and the stop goes on. Returns the checkpoint's error, if any.
+ */
+export function closeDatabase(db: Db, checkpoint: 'PASSIVE' | 'TRUNCATE'): unknown {
+  let failure: unknown;
+  try {
+    db.pragma(`wal_checkpoint(${checkpoint})`);
+  } catch (error) {
+    failure = error;
+  }
+  db.close();
+  return failure;
+}
+
 /** isBusyError tells whether SQLite gave up waiting for a lock. */
 export function isBusyError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

@@ -46,12 +46,11 @@ function testConfig(prefix: string, port: number): string {
   return replaceOnce(conf, /^http \{$/m, `http {\n${temps.join('\n')}`);
 }
 
-/** testUpstream is the shipped instance list with each instance's address swapped for a test instance's port. */
+/** testUpstream is the shipped instance list, its one instance (the unit's) repeated on each test instance's port. */
 function testUpstream(ports: number[]): string {
-  let i = 0;
-  const text = SHIPPED_UPSTREAM.replace(/^server 127\.0\.0\.1:\d+/gm, () => `server 127.0.0.1:${ports[i++]}`);
-  assert.equal(i, ports.length, 'nginx/backend-api-upstream.conf should list one server line per test instance');
-  return text;
+  const shipped = SHIPPED_UPSTREAM.match(/^server 127\.0\.0\.1:3000 .*$/gm) ?? [];
+  assert.equal(shipped.length, 1, "nginx/backend-api-upstream.conf should list the unit's one instance, on its default port");
+  return SHIPPED_UPSTREAM.replace(shipped[0]!, ports.map((port) => shipped[0]!.replace(':3000 ', `:${port} `)).join('\n'));
 }
 
 interface Nginx {

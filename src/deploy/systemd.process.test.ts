@@ -65,6 +65,14 @@ describe('systemd/backend-api.service', () => {
     assert.ok(score <= MAX_EXPOSURE, `exposure ${score}`);
   });
 
+  test('is Type=notify, open to the systemd-notify processes the primary starts', () => {
+    assert.deepEqual(directives('Type'), ['notify']);
+    assert.deepEqual(directives('NotifyAccess'), ['all']);
+    // V8's pkey_alloc is outside @system-service on systemd 252: it must fail with EPERM, not kill.
+    assert.deepEqual(directives('SystemCallErrorNumber'), ['EPERM']);
+    assert.match(UNIT, /pkey_alloc/);
+  });
+
   test('stops the primary alone, with time for its drain, and does not restart a bad configuration', () => {
     assert.deepEqual(directives('ExecStart'), [`${INSTALLED_BINARY} serve`]);
     assert.deepEqual(directives('KillMode'), ['mixed']);

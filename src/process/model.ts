@@ -1,9 +1,9 @@
 import type { Db } from '../db/database.js';
 import type { RequestLogger } from '../http/request-context.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
-import { sharedMetricsCollector } from '../metrics/shared-store.js';
 import type { HostCounts } from '../rate-limit/limiters.js';
 import { groupMetrics, ownMetrics, type MetricsText } from './metrics.js';
+import { sharedMetricsCollector } from './pm2-metrics.js';
 import type { PrimaryLink } from './worker-link.js';
 
 /**
@@ -32,12 +32,12 @@ export function singleProcess(): ProcessModel {
 }
 
 /**
- * pm2Instance: no primary of ours, so the instances share their counts in the SQLite file, and
- * their metrics there too when /metrics exists (a METRICS_TOKEN): a scrape sums every instance.
+ * pm2Instance: no primary of ours, so the instances share their rate-limit counts and, when
+ * /metrics exists at all (metricsOn), their metrics in the SQLite file they all open.
  */
-export function pm2Instance(db: Db, metricsToken: string | null): ProcessModel {
+export function pm2Instance(db: Db, metricsOn: boolean): ProcessModel {
   const metrics = createMetrics();
-  const collectMetrics = metricsToken === null ? ownMetrics(metrics) : sharedMetricsCollector(db, metrics.registry);
+  const collectMetrics = metricsOn ? sharedMetricsCollector(db, metrics.registry) : () => Promise.reject(new Error('/metrics is off without METRICS_TOKEN'));
   return { kind: 'pm2', hostCounts: { kind: 'sqlite', db }, metrics, collectMetrics };
 }
 

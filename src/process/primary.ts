@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
 import { startCheckpointer } from '../db/checkpoint.js';
-import { openDatabase, type Db } from '../db/database.js';
+import { closeDatabase, openDatabase, type Db } from '../db/database.js';
 import { migrate, quickCheck } from '../db/migrations.js';
 import { registerLogMetrics } from '../logging/log-metrics.js';
 import type { Logger } from '../logging/logger.js';
@@ -12,6 +12,7 @@ import { forwardedLogWriter } from './log-forwarding.js';
 import { createPrimaryMetrics } from './metrics.js';
 import { createWorkerPool, type WorkerPool } from './pool.js';
 import { PRIMARY_CODE_ENV } from './protocol.js';
+import { createSystemdNotifier } from './systemd-notify.js';
 import type { StopSignals } from './signals.js';
 
 /** How much longer than SHUTDOWN_TIMEOUT the primary gives its workers: their own drain is bounded by it. */
@@ -32,10 +33,12 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
   let pool: WorkerPool | null = null;
   let stopping = false;
   let stopSignals = 0;
+  const systemd = createSystemdNotifier({ socket: config.notifySocket, logger });
 
   async function shutdown(reason: string, exitCode = 0): Promise<never> {
     stopping = true;
     logger.info('shutting down', { reason, workers: pool?.size ?? 0 });
+    systemd.stopping(`stopping (${reason}): draining ${pool?.size ?? 0} workers`, config.shutdownTimeoutMs);
     if (pool && !(await pool.stopAll(reason, config.shutdownTimeoutMs + STOP_MARGIN_MS))) {
       logger.error('workers did not stop in time; killing them');
       pool.killAll();
@@ -43,13 +46,8 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
     }
     stopCheckpointer();
     stopStatus();
-    if (db) {
-      try {
-        db.pragma('wal_checkpoint(TRUNCATE)');
-      } finally {
-        db.close();
-      }
-    }
+    const unfinished = db ? closeDatabase(db, 'TRUNCATE') : undefined;
+    if (unfinished) logger.warn('last checkpoint failed; the WAL is kept and replayed at the next start', { error: (unfinished as Error).message });
     logger.info('stopped', { exitCode });
     await Promise.race([new Promise((resolve) => fileSink.on('finish', resolve).end()), sleep(2000)]);
     process.exit(exitCode);
@@ -107,9 +105,14 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
       });
       return;
     }
-    void workers.rollingRestart();
+    systemd.reloading(`rolling restart of ${workers.size} workers`);
+    void workers.rollingRestart().then(() => stopping || systemd.ready(serving(workers.size)));
   });
 
+  const serving = (count: number) => `serving on ${config.host}:${config.port} with ${count} workers`;
   const ready = await workers.start();
-  if (!stopping) logger.info('primary ready', { pid: process.pid, workers: ready, port: config.port });
+  if (!stopping) {
+    logger.info('primary ready', { pid: process.pid, workers: ready, port: config.port });
+    systemd.ready(serving(ready));
+  }
 }

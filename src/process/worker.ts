@@ -118,7 +118,7 @@ function openWorkerDatabase(config: Config, supervisor: Supervisor, logger: Logg
 
 /** workerModel: what this worker's app gets from the way it runs. */
 function workerModel(config: Config, supervisor: Supervisor, db: Db, link: PrimaryLink, logger: Logger, toPrimary: RecordBatch): ProcessModel {
-  if (supervisor.kind === 'pm2') return pm2Instance(db, config.metricsToken);
+  if (supervisor.kind === 'pm2') return pm2Instance(db, config.metricsToken !== null);
   // The hot path: a request line goes straight into the batch for the primary, skipping winston here.
   const logRequest =
     forwardsLogs(config, supervisor) && logger.isInfoEnabled()

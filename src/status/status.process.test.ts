@@ -5,6 +5,7 @@ import { ApiClient } from '../test-support/client.js';
 import { runLoad } from '../test-support/load.js';
 import { sumSamples } from '../test-support/metrics-text.js';
 import { startServerProcess, type ServerProcess } from '../test-support/process.js';
+import { redisMissing, startRedis } from '../test-support/redis.js';
 import { METRICS_TOKEN, oneConnection, scrapeMetrics, statusAfter } from '../test-support/status.js';
 import type { StatusReport } from './report.js';
 
@@ -87,6 +88,10 @@ describe('GET /api/v1/status across cluster workers', () => {
     servers.push(server);
     const api = new ApiClient(server.url);
     const admin = await api.signUp('admin');
+    // Both workers have answered a sample before one stops (a worker is listed from its first sample on).
+    let seen = await statusAfter(api, admin.token, Date.now());
+    for (let i = 0; i < 20 && seen.workers.length < 2; i++) seen = await statusAfter(api, admin.token, Date.now());
+    assert.equal(seen.workers.length, 2);
     const [stopped] = listeningPids(server);
     process.kill(stopped as number, 'SIGSTOP');
     try {
@@ -114,6 +119,28 @@ describe('GET /api/v1/status across cluster workers', () => {
     assert.equal(after.restarts, 0);
     server.kill('SIGTERM');
     assert.equal((await server.exited).code, 0);
+  });
+
+  test('Redis is up in every worker, down in every worker once killed, and up again when it is back', { skip: redisMissing() ?? false }, async () => {
+    const redis = await startRedis();
+    try {
+      const server = await startServerProcess({ env: { WORKERS: '2', REDIS_URL: redis.url } });
+      servers.push(server);
+      const api = new ApiClient(server.url);
+      const admin = await api.signUp('admin');
+      const redisOf = async () => (await statusAfter(api, admin.token, Date.now())).redis;
+      assert.deepEqual(await redisOf(), { state: 'up', connected: 2, processes: 2 });
+      await redis.kill();
+      assert.deepEqual(await redisOf(), { state: 'down', connected: 0, processes: 2 });
+      await redis.start();
+      let back = await redisOf();
+      for (let i = 0; i < 20 && back.connected < 2; i++) back = await redisOf();
+      assert.deepEqual(back, { state: 'up', connected: 2, processes: 2 });
+      server.kill('SIGTERM');
+      assert.equal((await server.exited).code, 0);
+    } finally {
+      await redis.kill();
+    }
   });
 
   test('while the primary does not answer (SIGSTOP), the operation is a 503 problem with Retry-After, not a hang', async () => {
