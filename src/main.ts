@@ -57,6 +57,9 @@ async function main(argv: string[]): Promise<void> {
   // cluster.fork passes the binary's own path again where node would expect a script.
   const { files, rest } = cluster.isWorker ? { files: [], rest: ['serve'] } : takeEnvFiles(argv);
   const [name = 'serve', ...args] = rest;
+  // Node 24 names its main thread "MainThread", and that is the command ps, top, pgrep and
+  // systemd-cgls show for every process; the title (prctl on Linux) gives the server its name back.
+  if (name === 'serve') process.title = 'backend-api';
   if (name === '--help' || name === '-h' || name === 'help') return void process.stdout.write(`${HELP}\n`);
   if (name === '--version' || name === '-v') return void process.stdout.write(`backend-api ${VERSION}, Node.js ${process.version}\n`);
   const command = COMMANDS[name];
