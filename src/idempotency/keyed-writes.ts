@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Db } from '../db/database.js';
+import { isPrimaryKeyViolation, type Db } from '../db/database.js';
 import { storageWatch } from '../db/storage.js';
 import type { TransactionHold } from '../db/write.js';
 import { problemBody, problems, type AppError } from '../http/errors.js';
@@ -122,10 +122,6 @@ function parseKey(header: string): string {
 function responseHeader(res: Response, name: string): string | null {
   const value = res.getHeader(name);
   return value === undefined ? null : String(value);
-}
-
-function isPrimaryKeyViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 /** replay answers with the stored response, or 422 when the key came with another request. */
