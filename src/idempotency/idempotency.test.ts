@@ -183,24 +183,37 @@ describe('keyed writes inside one process', () => {
     return { req, res, sent };
   }
 
+  function writeAndAnswer(exchange: ReturnType<typeof fakeExchange>, title: string) {
+    const row = write(() => insertTask(title));
+    exchange.res.end(JSON.stringify({ id: Number(row.lastInsertRowid) }));
+  }
+
+  /** conflictAfterWrite is B finding, inside its own write, the row A created: a 409. */
+  function conflictAfterWrite(exchange: ReturnType<typeof fakeExchange>) {
+    try {
+      write(() => {
+        insertTask('b');
+        throw new Error('UNIQUE constraint failed');
+      });
+    } catch {
+      exchange.res.status(409).end('{"code":"username_taken"}');
+    }
+  }
+
   /**
    * race runs two copies of a keyed request: B looks the key up first (nothing yet) and then
    * waits, as if hashing a password, while A writes and commits; then B writes and answers.
    */
-  async function race(key: string, bodyA: Json, bodyB: Json) {
+  async function race(key: string, bodyA: Json, bodyB: Json, answerB = (exchange: ReturnType<typeof fakeExchange>) => writeAndAnswer(exchange, 'b')) {
     const a = fakeExchange(key, bodyA);
     const b = fakeExchange(key, bodyB);
     let releaseB!: () => void;
     const gate = new Promise<void>((resolve) => (releaseB = resolve));
     let bDone!: Promise<void>;
-    const writeAndAnswer = (exchange: typeof a, title: string) => {
-      const row = write(() => insertTask(title));
-      exchange.res.end(JSON.stringify({ id: Number(row.lastInsertRowid) }));
-    };
     stage!(b.req as never, b.res as never, () => {
       bDone = (async () => {
         await gate;
-        writeAndAnswer(b, 'b');
+        answerB(b);
       })();
     });
     stage!(a.req as never, a.res as never, () => writeAndAnswer(a, 'a'));
@@ -225,6 +238,32 @@ describe('keyed writes inside one process', () => {
     assert.equal(b.status, 422);
     assert.match(b.body ?? '', /idempotency_key_reused/);
     assert.equal(tasks(), before + 1);
+  });
+
+  test('a copy whose write conflicts with what the first one committed answers as the first, not 409', async () => {
+    const before = tasks();
+    const { a, b } = await race('"race-3"', { title: 'a' }, { title: 'a' }, conflictAfterWrite);
+    assert.equal(a.status, 201);
+    assert.equal(b.status, 201, b.body);
+    assert.equal(b.body, a.body);
+    assert.equal(b.headers?.get('idempotent-replayed'), 'true');
+    assert.equal(tasks(), before + 1, "B's write was rolled back");
+    assert.equal(db.inTransaction, false);
+  });
+
+  test('a copy refused before it writes, because the first one committed meanwhile, answers as the first', async () => {
+    const { a, b } = await race('"race-4"', { title: 'a' }, { title: 'a' }, (exchange) => exchange.res.status(409).end('{"code":"email_taken"}'));
+    assert.equal(b.status, 201, b.body);
+    assert.equal(b.body, a.body);
+    const other = await race('"race-5"', { title: 'a' }, { title: 'other' }, (exchange) => exchange.res.status(409).end('{"code":"email_taken"}'));
+    assert.equal(other.b.status, 422, 'another request under the same key is still refused');
+  });
+
+  test('a failure with no answer stored under the key stays what it was', async () => {
+    const { req, res, sent } = fakeExchange('"lonely"', {});
+    stage!(req as never, res as never, () => res.status(409).end('{"code":"username_taken"}'));
+    assert.equal(sent.status, 409);
+    assert.equal(sent.body, '{"code":"username_taken"}');
   });
 
   test('a write held open past its tick is rolled back before any other work of the process runs inside it', async () => {

@@ -39,7 +39,9 @@ export interface KeyedWrites {
  * write it reports, so the two commit together or not at all; a retry with the same key and the
  * same request gets that answer again (Idempotent-Replayed: true), another request reusing the
  * key gets 422. Two copies racing on two workers both run, and the one that commits second
- * finds the key taken at commit, rolls its write back and answers with the first one's response.
+ * finds the key taken at commit, rolls its write back and answers with the first one's response;
+ * a copy that fails because the first one's write came first (the account exists now) answers
+ * with the first one's response too.
  *
  * The write's transaction stays open only from write() to the response, which the handlers send
  * in the same tick; a transaction still open when that tick ends is rolled back at once, so no
@@ -63,6 +65,18 @@ export function createKeyedWrites(db: Db, store: IdempotencyStore, logger: Logge
     return true;
   }
 
+  /** answeredMeanwhile is the stored answer to a key another copy committed after this one looked. */
+  function answeredMeanwhile(scope: string, key: string, fingerprint: string): EndOutcome {
+    let first: StoredResponse | undefined;
+    try {
+      first = store.find(scope, key);
+    } catch (error) {
+      logger.warn('could not look an idempotency key up again', { error });
+    }
+    if (!first) return undefined;
+    return first.fingerprint === fingerprint ? { replay: first } : { problem: problems.idempotencyKeyReused() };
+  }
+
   function middleware(operation: Operation): RequestHandler[] {
     const declared = operation.parameters.some((p) => p.in === 'header' && String(p.name).toLowerCase() === IDEMPOTENCY_HEADER.toLowerCase());
     if (!declared) return [];
@@ -81,13 +95,15 @@ export function createKeyedWrites(db: Db, store: IdempotencyStore, logger: Logge
         interceptEnd(req, res, (status, body) => {
           const success = status >= 200 && status < 300;
           if (request.state === 'abandoned') return success ? { problem: problems.internal() } : undefined;
-          if (request.state !== 'held') return undefined;
+          const held = request.state === 'held';
           request.state = 'closed';
-          if (!db.inTransaction) return undefined;
           if (!success) {
-            db.exec('ROLLBACK');
-            return undefined;
+            if (held && db.inTransaction) db.exec('ROLLBACK');
+            // A copy that committed while this one ran makes it fail (409 on the account it
+            // created, 404 on the row it deleted): the key has an answer now, and it is that one.
+            return answeredMeanwhile(scope, key, fingerprint);
           }
+          if (!held || !db.inTransaction) return undefined;
           try {
             store.save(scope, key, { fingerprint, status, contentType: responseHeader(res, 'Content-Type'), location: responseHeader(res, 'Location'), body });
             db.exec('COMMIT');
@@ -95,8 +111,8 @@ export function createKeyedWrites(db: Db, store: IdempotencyStore, logger: Logge
           } catch (error) {
             if (db.inTransaction) db.exec('ROLLBACK');
             // Another copy of this request committed first: answer as it did.
-            const first = isPrimaryKeyViolation(error) ? store.find(scope, key) : undefined;
-            if (first) return first.fingerprint === fingerprint ? { replay: first } : { problem: problems.idempotencyKeyReused() };
+            const first = isPrimaryKeyViolation(error) ? answeredMeanwhile(scope, key, fingerprint) : undefined;
+            if (first) return first;
             if (storage.isFull(error)) return { problem: problems.storageFull(error) };
             logger.error('a keyed write failed to commit', { requestId: req.id, error });
             return { problem: problems.internal(error) };
