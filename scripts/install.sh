@@ -15,8 +15,10 @@ Usage: sudo scripts/install.sh [--binary PATH] [--no-start] [--destdir DIR]
 Installs:
   /usr/local/bin/backend-api               the executable (default: dist/backend-api, from npm run build)
   /etc/systemd/system/backend-api.service  the unit (systemd/backend-api.service)
-  /etc/backend-api/backend-api.env         settings, mode 0600, with a generated JWT_SECRET;
-                                           kept as it is when it exists
+  /etc/backend-api/backend-api.env         every setting of the service (the unit sets none),
+                                           mode 0600, with a generated JWT_SECRET; kept when it
+                                           exists, only adding NODE_ENV, DATABASE_PATH and LOG_DIR
+                                           if it lacks them (older units set those themselves)
 then runs systemctl daemon-reload and enables the service: it starts it, or restarts it
 when it is already running (an upgrade).
 
@@ -77,9 +79,28 @@ install -m 0644 "${unit}" "${unit_path}.new"
 mv -f "${unit_path}.new" "${unit_path}"
 echo "installed ${bin_path} ($("${bin_path}" --version)) and ${unit_path}"
 
+# The settings the unit relies on: it sets none itself (no Environment= lines), so that
+# check-config --environment-file on this file checks exactly what the service runs with.
+readonly UNIT_SETTINGS=(NODE_ENV=production "DATABASE_PATH=/var/lib/${NAME}/app.db" "LOG_DIR=/var/log/${NAME}")
+
 install -d -m 0700 "${env_dir}"
 if [[ -e "${env_path}" ]]; then
-  echo "kept ${env_path} as it is"
+  # A file from before the unit left these to it: add the ones it lacks, with the values the old
+  # unit gave them, and change nothing else (the same line through a temporary file and a rename).
+  missing=()
+  for setting in "${UNIT_SETTINGS[@]}"; do
+    grep -q "^${setting%%=*}=" "${env_path}" || missing+=("${setting}")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "kept ${env_path} as it is"
+  else
+    cp -p "${env_path}" "${env_path}.new"
+    [[ -z "$(tail -c 1 "${env_path}")" ]] || echo >>"${env_path}.new"
+    printf '# Added by install.sh: the unit used to set these itself.\n' >>"${env_path}.new"
+    printf '%s\n' "${missing[@]}" >>"${env_path}.new"
+    mv -f "${env_path}.new" "${env_path}"
+    echo "kept ${env_path}, adding what the unit used to set: ${missing[*]}"
+  fi
 else
   secret="$(random_secret)"
   [[ ${#secret} -ge 32 ]] || die "could not generate a JWT secret"
@@ -87,9 +108,11 @@ else
   (
     umask 077
     cat >"${env_path}.new" <<ENV
-# backend-api settings, read by systemd (EnvironmentFile=) as root before the service starts.
-# Every variable is described in the project's .env.example. The unit already sets
-# NODE_ENV=production, DATABASE_PATH=/var/lib/${NAME}/app.db and LOG_DIR=/var/log/${NAME}.
+# backend-api settings, read by systemd (EnvironmentFile=) as root before the service starts,
+# and all of them: the unit sets none. Check them as the service will see them with
+#   backend-api check-config --environment-file ${env_path#"${destdir}"}
+# Every variable is described in the project's .env.example.
+$(printf '%s\n' "${UNIT_SETTINGS[@]}")
 JWT_SECRET=${secret}
 # The defaults; nginx/backend-api-upstream.conf points at this address.
 # HOST=127.0.0.1

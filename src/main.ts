@@ -9,7 +9,7 @@ import { VERSION } from './version.js';
 
 const HELP = `backend-api ${VERSION}
 
-Usage: backend-api [--env-file PATH]... [command]
+Usage: backend-api [--environment-file PATH]... [command]
 
 Commands:
   serve                          run the HTTP server (default): a primary and WORKERS workers
@@ -24,11 +24,12 @@ Commands:
   --help                         print this help
 
 Configuration comes from the environment and, if present, ./.env (see .env.example).
---env-file PATH (any command, repeatable) reads PATH instead of ./.env, its values winning over
-the environment's as in systemd's EnvironmentFile=, so that
-  backend-api check-config --env-file /etc/backend-api/backend-api.env
-checks what the service runs with (Node itself stops with status 9 when such a file cannot be
-read). Only serve reads JWT_SECRET; check-config writes nothing.
+--environment-file PATH (any command, repeatable) reads PATH instead of ./.env, its values
+winning over the environment's as in systemd's EnvironmentFile=, so that
+  backend-api check-config --environment-file /etc/backend-api/backend-api.env
+checks what the service runs with; a file that cannot be read exits 78. --env-file PATH is the
+same, except that Node itself stops with status 9 ("PATH: not found") when that file cannot be read.
+Only serve reads JWT_SECRET; check-config writes nothing.
 The single executable unpacks its SQLite addon into $CACHE_DIRECTORY (systemd's
 CacheDirectory=), else $XDG_CACHE_HOME/backend-api, else ~/.cache/backend-api.
 

@@ -88,13 +88,30 @@ describe('the command line', () => {
     writeFileSync(second, 'PORT=5432\n');
     assert.equal(JSON.parse(cli(['check-config', '--env-file', file, '--env-file', second], env).stdout).port, 5432);
 
-    // Node itself looks for every --env-file of its command line, the script's included, and stops
-    // with 9 when one cannot be read; a Node that left them alone would reach our own check (78).
-    const missing = cli(['check-config', '--env-file', join(dir, 'no-such.env')], env);
-    assert.ok(
-      (missing.status === 9 && /no-such\.env: not found/.test(missing.stderr)) || (missing.status === 78 && /cannot read --env-file .*no-such\.env/.test(missing.stderr)),
-      `${missing.status} ${missing.stderr}`,
-    );
+    // --environment-file is the same option under the name Node does not watch.
+    const named = cli(['check-config', '--environment-file', file, `--environment-file=${second}`], env);
+    assert.equal(named.status, 0, named.stderr);
+    assert.deepEqual([JSON.parse(named.stdout).port, JSON.parse(named.stdout).env], [5432, 'production']);
+  });
+
+  test('--environment-file that cannot be read: a message that says why, and exit 78 before anything runs', () => {
+    const env = freshEnv('env-file-missing');
+    const unreadable = [
+      [join(dir, 'no-such.env'), /cannot read the settings file .*no-such\.env: no such file$/m],
+      [dir, /cannot read the settings file .*: it is a directory$/m],
+    ] as const;
+    for (const command of ['check-config', 'serve', 'migrate', 'backup']) {
+      for (const [path, message] of unreadable) {
+        const run = cli([command, '--environment-file', path, ...(command === 'backup' ? [join(dir, 'never.db')] : [])], env);
+        assert.equal(run.status, 78, `${command}: ${run.status} ${run.stderr}`);
+        assert.match(run.stderr, message);
+      }
+    }
+    assert.ok(!existsSync(env.DATABASE_PATH!) && !existsSync(join(dir, 'never.db')), 'nothing was opened or written');
+    // Node's own check of --env-file runs before ours and cannot be caught: it stops with status 9.
+    const nodes = cli(['check-config', '--env-file', join(dir, 'no-such.env')], env);
+    assert.deepEqual([nodes.status, /no-such\.env: not found/.test(nodes.stderr)], [9, true], nodes.stderr);
+    assert.equal(cli(['check-config', '--environment-file'], env).status, 2);
     assert.equal(cli(['check-config', '--env-file'], env).status, 2);
     const bad = join(dir, 'bad.env');
     writeFileSync(bad, 'NODE_ENV=production\nJWT_SECRET=\n');

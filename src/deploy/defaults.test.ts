@@ -29,13 +29,19 @@ test('the unit, its settings file, the nginx upstream and the README agree on wh
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_PATH: join(tmpdir(), 'unused', 'app.db'), JWT_SECRET: 'x'.repeat(40) });
   const address = `${config.host}:${config.port}`;
   assert.equal(address, '127.0.0.1:3000');
-  // The unit sets neither, so the service listens on the defaults…
-  assert.doesNotMatch(read('systemd/backend-api.service'), /^Environment=(HOST|PORT)=/m);
-  // …which the settings file install.sh writes shows as such, and sets nothing else about it.
+  // The unit sets nothing itself: every setting is in the file install.sh writes…
+  const unit = read('systemd/backend-api.service');
+  assert.doesNotMatch(unit, /^Environment=/m);
+  assert.match(unit, /^EnvironmentFile=\/etc\/backend-api\/backend-api\.env$/m);
+  // …which leaves HOST and PORT to their defaults, shown commented as such.
   const envFile = installedEnvFile();
   const commented = parseEnv(envFile.replace(/^# ([A-Z_]+=)/gm, '$1'));
   assert.deepEqual([commented.HOST, commented.PORT, commented.SHUTDOWN_TIMEOUT], [config.host, String(config.port), String(config.shutdownTimeoutMs / 1000)]);
-  assert.deepEqual(Object.keys(parseEnv(envFile)), ['JWT_SECRET']);
+  assert.deepEqual(Object.keys(parseEnv(envFile)).sort(), ['DATABASE_PATH', 'JWT_SECRET', 'LOG_DIR', 'NODE_ENV']);
+  // The state and logs directories the unit makes are the ones the file names.
+  const settings = parseEnv(envFile);
+  assert.equal(settings.DATABASE_PATH, `/var/lib/${/^StateDirectory=(\S+)$/m.exec(unit)?.[1]}/app.db`);
+  assert.equal(settings.LOG_DIR, `/var/log/${/^LogsDirectory=(\S+)$/m.exec(unit)?.[1]}`);
   // nginx sends to exactly that instance.
   const servers = [...read('nginx/backend-api-upstream.conf').matchAll(/^server (\S+)/gm)].map((m) => m[1]);
   assert.deepEqual(servers, [address]);

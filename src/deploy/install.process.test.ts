@@ -57,8 +57,10 @@ describe('scripts/install.sh', () => {
     assert.equal(mode(join(destdir, 'etc/backend-api')), 0o700);
     assert.equal(mode(envFile), 0o600);
     const settings = parseEnv(readFileSync(envFile, 'utf8'));
-    // What the unit sets plus this file is a configuration production accepts.
-    const config = loadConfig({ NODE_ENV: 'production', DATABASE_PATH: join(dir, 'data', 'app.db'), ...settings });
+    // This file alone (the unit sets nothing) is a configuration production accepts.
+    assert.deepEqual([settings.NODE_ENV, settings.DATABASE_PATH, settings.LOG_DIR], ['production', '/var/lib/backend-api/app.db', '/var/log/backend-api']);
+    const config = loadConfig({ ...settings, DATABASE_PATH: join(dir, 'data', 'app.db') });
+    assert.equal(config.env, 'production');
     assert.equal(config.jwt.secretSource, 'env');
     assert.ok(Buffer.byteLength(config.jwt.secret) >= 48);
     assert.match(run.stdout, /systemctl not run/);
@@ -75,6 +77,28 @@ describe('scripts/install.sh', () => {
     assert.match(run.stdout, /\(1\.0\.1\)/);
     assert.match(run.stdout, /kept .*backend-api\.env as it is/);
     assert.equal(readFileSync(envFile, 'utf8'), before);
+  });
+
+  test('a settings file from before the unit left everything to it gets the settings the unit set, and nothing else changes', () => {
+    const envFile = join(destdir, 'etc/backend-api/backend-api.env');
+    // An older install.sh wrote only the secret; an operator set LOG_DIR and left no final newline.
+    const old = 'JWT_SECRET=an-older-secret-0123456789-0123456789\nLOG_DIR=/srv/logs';
+    writeFileSync(envFile, old, { mode: 0o600 });
+    const run = install(['--destdir', destdir, '--binary', binary]);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /adding what the unit used to set: NODE_ENV=production DATABASE_PATH=\/var\/lib\/backend-api\/app\.db$/m);
+    const text = readFileSync(envFile, 'utf8');
+    assert.ok(text.startsWith(`${old}\n`), text);
+    assert.deepEqual(parseEnv(text), {
+      JWT_SECRET: 'an-older-secret-0123456789-0123456789',
+      LOG_DIR: '/srv/logs',
+      NODE_ENV: 'production',
+      DATABASE_PATH: '/var/lib/backend-api/app.db',
+    });
+    assert.equal(mode(envFile), 0o600);
+    // Once complete, it is left alone.
+    assert.match(install(['--destdir', destdir, '--binary', binary]).stdout, /kept .*backend-api\.env as it is/);
+    assert.equal(readFileSync(envFile, 'utf8'), text);
   });
 
   test('refuses to run without an executable, and without root unless given --destdir', () => {

@@ -83,6 +83,8 @@ describe('systemd/backend-api.service', () => {
     assert.deepEqual(directives('Restart'), ['on-failure']);
     assert.deepEqual(directives('MemoryDenyWriteExecute'), [], 'V8 needs writable executable memory');
     assert.deepEqual(directives('CapabilityBoundingSet'), ['']);
-    assert.deepEqual(directives('EnvironmentFile'), ['-/etc/backend-api/backend-api.env']);
+    // Every setting comes from the one file check-config --environment-file reads, which must exist.
+    assert.deepEqual(directives('EnvironmentFile'), ['/etc/backend-api/backend-api.env']);
+    assert.deepEqual(directives('Environment'), []);
   });
 });
