@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,41 +10,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { projectRoot } from '../assets.js';
+import { makeNginxDirs, NGINX_FILES, nginxMissing, runnableNginxConf } from '../test-support/nginx.js';
 import { redisMissing, startRedis, type RedisServer } from '../test-support/redis.js';
 import { freePort, startServerProcess, type ServerProcess } from '../test-support/process.js';
 
 const SHIPPED_CONF = readFileSync(join(projectRoot, 'nginx/nginx.conf'), 'utf8');
 const SHIPPED_UPSTREAM = readFileSync(join(projectRoot, 'nginx/backend-api-upstream.conf'), 'utf8');
 const RATE_LIMIT_MAX = 100;
-
-/** nginxMissing says why nginx cannot run here, or null; CI never skips (scripts/test.mjs installs it). */
-function nginxMissing(): string | null {
-  if (spawnSync('sh', ['-c', 'command -v nginx || test -x /usr/sbin/nginx']).status === 0) return null;
-  if (process.env.CI === 'true') throw new Error('nginx is missing; CI installs it (nginx-light) through npm test');
-  return 'nginx is not installed (apt-get install nginx-light)';
-}
-
-/** replaceOnce swaps one directive of the shipped file, failing loudly if the file no longer has exactly one. */
-function replaceOnce(text: string, pattern: RegExp, replacement: string): string {
-  const found = text.match(new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`))?.length ?? 0;
-  assert.equal(found, 1, `nginx/nginx.conf should have exactly one match for ${pattern}`);
-  return text.replace(pattern, replacement);
-}
-
-/**
- * testConfig turns the shipped nginx.conf into one this test can run: the listen port, the
- * file paths into `prefix`, no `user` unless root. Everything else is the shipped text.
- */
-function testConfig(prefix: string, port: number): string {
-  let conf = SHIPPED_CONF;
-  if (process.getuid?.() !== 0) conf = replaceOnce(conf, /^user [^;]+;$/m, '');
-  conf = replaceOnce(conf, /^pid [^;]+;$/m, '');
-  conf = replaceOnce(conf, /error_log \/var\/log\/nginx\/error\.log/, `error_log ${prefix}/error.log`);
-  conf = replaceOnce(conf, /access_log \/var\/log\/nginx\/access\.log/, `access_log ${prefix}/access.log`);
-  conf = replaceOnce(conf, /listen 80 default_server;/, `listen 127.0.0.1:${port} default_server;`);
-  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `    ${kind}_temp_path ${prefix}/${kind}_temp;`);
-  return replaceOnce(conf, /^http \{$/m, `http {\n${temps.join('\n')}`);
-}
 
 /** testUpstream is the shipped instance list, its one instance (the unit's) repeated on each test instance's port. */
 function testUpstream(ports: number[]): string {
@@ -62,26 +34,26 @@ interface Nginx {
 
 async function startNginx(ports: number[]): Promise<Nginx> {
   const prefix = mkdtempSync(join(tmpdir(), 'backend-api-nginx-'));
-  // As root, nginx's workers run as www-data (the shipped `user`) and must reach the temp paths.
-  chmodSync(prefix, 0o755);
+  makeNginxDirs(prefix);
   const port = await freePort();
   const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, testConfig(prefix, port));
+  writeFileSync(conf, runnableNginxConf(SHIPPED_CONF, prefix, port));
   writeFileSync(join(prefix, 'backend-api-upstream.conf'), testUpstream(ports));
-  const child = spawn('nginx', ['-p', `${prefix}/`, '-c', conf, '-e', join(prefix, 'error.log'), '-g', `daemon off; pid ${prefix}/nginx.pid;`], {
+  const errorLog = join(prefix, NGINX_FILES.errorLog);
+  const child = spawn('nginx', ['-p', `${prefix}/`, '-c', conf, '-e', errorLog, '-g', 'daemon off;'], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin` },
   });
   for (let i = 0; i < 100; i++) {
     const ok = await send(port, '/health').then((r) => r.status === 200, () => false);
     if (ok) {
-      const accessLog = () => readFileSync(join(prefix, 'access.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+      const accessLog = () => readFileSync(join(prefix, NGINX_FILES.accessLog), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
       return { port, child, accessLog };
     }
     if (child.exitCode !== null) break;
     await sleep(100);
   }
-  throw new Error(`nginx did not start:\n${readFileSync(join(prefix, 'error.log'), 'utf8')}`);
+  throw new Error(`nginx did not start:\n${readFileSync(errorLog, 'utf8')}`);
 }
 
 interface Reply {
