@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { projectRoot } from '../assets.js';
 import { bootContainer, writeInside, type Container } from '../test-support/container.js';
 import { cachedRootfs } from '../test-support/debian-rootfs.js';
+import { readmeBlocks } from '../test-support/readme.js';
 
 const SERVICE = 'backend-api';
 const API = 'http://127.0.0.1:3000';
@@ -27,16 +28,6 @@ function missing(): string | null {
   if (reasons.length === 0) return null;
   if (process.env.CI === 'true') throw new Error(`${reasons.join('; ')}; CI never skips this test`);
   return reasons.join('; ');
-}
-
-/** readmeBlocks are the bash blocks of one README section, exactly as written there. */
-function readmeBlocks(heading: string): string[] {
-  const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
-  const start = readme.indexOf(`\n${heading}\n`);
-  assert.ok(start >= 0, `the README has a section ${heading}`);
-  const end = readme.slice(start + heading.length + 2).search(/\n#{2,3} /);
-  const section = readme.slice(start, end < 0 ? undefined : start + heading.length + 2 + end);
-  return [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
 /** The load a client loop puts on the server inside the container: one line per request, `exitcode status seconds`. */
