@@ -45,6 +45,9 @@ test('the unit, its settings file, the nginx upstream and the README agree on wh
   // nginx sends to exactly that instance.
   const servers = [...read('nginx/backend-api-upstream.conf').matchAll(/^server (\S+)/gm)].map((m) => m[1]);
   assert.deepEqual(servers, [address]);
+  // nginx listens on port 80, where the README's Nginx steps ask it for /health.
+  assert.deepEqual([...read('nginx/nginx.conf').matchAll(/^\s*listen (\S+)/gm)].map((m) => m[1]), ['80']);
+  assert.match(read('README.md'), /^curl -s http:\/\/localhost\/health /m);
   // And the README's curl flow talks to it.
   const readme = read('README.md');
   const urls = new Set(readme.match(/http:\/\/(?:localhost|127\.0\.0\.1):\d+/g));
