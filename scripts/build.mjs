@@ -8,10 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import postject from 'postject';
 import { tsImport } from 'tsx/esm/api';
+import { parse as parseYaml } from 'yaml';
 import { ensureAddon, ensureRuntime, RUNTIME } from './node-runtime.mjs';
 
 const HELP = `Usage: npm run build [-- --bundle-only] [--out <dir>]
@@ -57,14 +58,27 @@ function fail(message) {
 async function assetsBanner() {
   const { ASSET_FILES } = await tsImport('../src/assets.ts', import.meta.url);
   const assets = {};
+  const parsed = {};
   for (const name of ASSET_FILES) {
     try {
       assets[name] = readFileSync(join(root, name)).toString('base64');
     } catch (error) {
       fail(`ASSET_FILES names ${name}, which cannot be read: ${error.message}`);
     }
+    if (name.endsWith('.yaml')) parsed[name] = parsedAsJson(name, Buffer.from(assets[name], 'base64').toString('utf8'));
   }
-  return { count: ASSET_FILES.length, js: `globalThis.__BACKEND_API_ASSETS__ = Object.freeze(${JSON.stringify(assets)});` };
+  const js =
+    `globalThis.__BACKEND_API_ASSETS__ = Object.freeze(${JSON.stringify(assets)});\n` +
+    `globalThis.__BACKEND_API_PARSED_ASSETS__ = Object.freeze(${JSON.stringify(parsed)});`;
+  return { count: ASSET_FILES.length, js };
+}
+
+/** parsedAsJson is a YAML file parsed, as JSON text (see readYamlAsset); it fails the build when JSON cannot hold exactly what YAML gives. */
+function parsedAsJson(name, text) {
+  const value = parseYaml(text);
+  const json = JSON.stringify(value);
+  if (!isDeepStrictEqual(JSON.parse(json), value)) fail(`${name} holds values JSON cannot carry (such as .inf or .nan)`);
+  return json;
 }
 
 /** bundle writes one CommonJS bundle and its source map; the packages named in external stay outside. */

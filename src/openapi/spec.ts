@@ -1,6 +1,6 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
-import { readAsset } from '../assets.js';
+import { readYamlAsset } from '../assets.js';
 import { createAjv } from './ajv.js';
 import { compileParameters, type ParameterReader } from './parameters.js';
 
@@ -39,9 +39,9 @@ export interface Spec {
 
 const METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete'];
 
-/** loadSpec parses openapi.yaml and compiles one set of validators per operation, once. */
-export function loadSpec(text = readAsset('openapi.yaml'), cacheTtlSeconds?: number): Spec {
-  const document = parse(text) as Json;
+/** loadSpec parses openapi.yaml (or the text given) and compiles one set of validators per operation, once. */
+export function loadSpec(text?: string, cacheTtlSeconds?: number): Spec {
+  const document = (text === undefined ? readYamlAsset('openapi.yaml') : parse(text)) as Json;
   const resolved = dereference(document, document) as Json;
   const paramAjv = createAjv('parameters');
   const bodyAjv = createAjv('bodies');
