@@ -3,7 +3,8 @@
 // then runs every src/**/*.test.ts with node's test runner: light files in parallel, then the
 // process-heavy ones (*.process.test.ts: clusters, signals, nginx, browsers) one at a time.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +19,7 @@ System tools the tests need (redis-server, nginx, chromium, systemd-analyze, she
 systemd-nspawn, debootstrap) are installed with apt-get when missing and this runs as root;
 otherwise install them yourself. The Debian rootfs the systemd test boots is built once with
 debootstrap (from this machine's apt mirror) and kept in /var/cache/backend-api-test.
+The single executable is built once, before the files that run it.
 With CI=true a missing tool fails the run instead of skipping tests.`);
   process.exit(0);
 }
@@ -85,6 +87,21 @@ if (systemdTest && process.getuid?.() === 0 && TOOLS.filter((tool) => ['debootst
   }
 }
 
+// The single executable, built once for every test file that needs it (each would otherwise
+// spend 10-20 s building its own); src/test-support/executable.ts hands it to them.
+const testEnv = { ...process.env, NODE_ENV: 'test' };
+const needBuild = files.filter((file) => readFileSync(join(root, file), 'utf8').includes('builtExecutable('));
+let sharedBuild;
+if (needBuild.length > 0) {
+  sharedBuild = mkdtempSync(join(tmpdir(), 'backend-api-test-build-'));
+  const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--out', sharedBuild], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) {
+    console.error(`could not build the executable ${needBuild.join(', ')} run`);
+    process.exit(1);
+  }
+  testEnv.BACKEND_API_TEST_BUILD = sharedBuild;
+}
+
 const heavy = files.filter((file) => file.endsWith('.process.test.ts') && file !== systemdTest);
 const light = files.filter((file) => !heavy.includes(file) && file !== systemdTest);
 let failed = false;
@@ -95,8 +112,9 @@ for (const [group, concurrency, limitMs] of [[light, 2, 300_000], [heavy, 1, 300
   const run = spawnSync(
     process.execPath,
     ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${limitMs}`, '--test-reporter=spec', ...group.map((f) => relative(root, join(root, f)))],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+    { cwd: root, stdio: 'inherit', env: testEnv },
   );
   failed ||= run.status !== 0;
 }
+if (sharedBuild) rmSync(sharedBuild, { recursive: true, force: true });
 process.exit(failed ? 1 : 0);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { projectRoot } from '../assets.js';
 import { ApiClient } from '../test-support/client.js';
+import { builtExecutable } from '../test-support/executable.js';
 import { freePort } from '../test-support/process.js';
 import { VERSION } from '../version.js';
 import { RUNTIME } from '../../scripts/node-runtime.mjs';
@@ -27,17 +28,12 @@ describe('the single executable, alone in an empty directory', () => {
   before(() => {
     work = mkdtempSync(join(tmpdir(), 'backend-api-binary-'));
     const started = performance.now();
-    const build = spawnSync(process.execPath, [join(projectRoot, 'scripts/build.mjs'), '--out', join(work, 'build')], {
-      encoding: 'utf8',
-      timeout: BUILD_TIMEOUT_MS,
-    });
-    assert.equal(build.status, 0, `${build.stdout}${build.stderr}`);
-    const size = statSync(join(work, 'build', 'backend-api')).size;
-    console.log(`build: ${((performance.now() - started) / 1000).toFixed(1)} s, executable ${(size / 1e6).toFixed(1)} MB`);
+    const built = builtExecutable(join(work, 'build'), BUILD_TIMEOUT_MS);
+    console.log(`build: ${((performance.now() - started) / 1000).toFixed(1)} s, executable ${(statSync(built).size / 1e6).toFixed(1)} MB`);
     // Nothing beside it: no node_modules, no openapi.yaml, no package.json, no public/.
     mkdirSync(join(work, 'run'));
     binary = join(work, 'run', 'backend-api');
-    copyFileSync(join(work, 'build', 'backend-api'), binary);
+    copyFileSync(built, binary);
     chmodSync(binary, 0o755);
     env = {
       PATH: process.env.PATH ?? '',

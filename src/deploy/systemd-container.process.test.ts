@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { projectRoot } from '../assets.js';
 import { bootContainer, writeInside, type Container } from '../test-support/container.js';
 import { cachedRootfs } from '../test-support/debian-rootfs.js';
+import { builtExecutable } from '../test-support/executable.js';
 import { readmeBlocks } from '../test-support/readme.js';
 
 const SERVICE = 'backend-api';
@@ -62,15 +63,14 @@ describe('the unit under a real systemd: systemd-nspawn --boot of a Debian rootf
     async () => {
       work = mkdtempSync(join(tmpdir(), 'backend-api-systemd-'));
       const started = performance.now();
-      const build = spawnSync(process.execPath, [join(projectRoot, 'scripts/build.mjs'), '--out', join(work, 'build')], { encoding: 'utf8', timeout: BUILD_TIMEOUT_MS });
-      assert.equal(build.status, 0, `${build.stdout}${build.stderr}`);
+      const built = builtExecutable(join(work, 'build'), BUILD_TIMEOUT_MS);
       const rootfs = cachedRootfs();
       const booting = performance.now();
       container = await bootContainer({
         rootfs,
         prepare: (root) => {
           // As an operator would, with the executable of npm run build.
-          const install = spawnSync('bash', [join(projectRoot, 'scripts/install.sh'), '--destdir', root, '--binary', join(work, 'build', 'backend-api')], { encoding: 'utf8' });
+          const install = spawnSync('bash', [join(projectRoot, 'scripts/install.sh'), '--destdir', root, '--binary', built], { encoding: 'utf8' });
           assert.equal(install.status, 0, install.stderr);
           // Two workers whatever the machine's CPU count, so the figures compare.
           appendFileSync(join(root, 'etc/backend-api/backend-api.env'), 'WORKERS=2\n');
