@@ -62,8 +62,8 @@ export function createUserRepository(db: Db, write: Writer) {
     const existing = taken.get(username, email);
     if (!existing) return;
     throw existing.username.toLowerCase() === username.toLowerCase()
-      ? problems.conflict('username_taken', 'That username is taken.')
-      : problems.conflict('email_taken', 'An account with that email exists.');
+      ? problems.usernameTaken()
+      : problems.emailTaken();
   }
 
   return {
@@ -90,7 +90,7 @@ export function createUserRepository(db: Db, write: Writer) {
           return byId.get(Number(lastInsertRowid)) as UserRow;
         });
       } catch (error) {
-        if (isUniqueViolation(error)) throw problems.conflict('username_taken', 'That username or email is taken.');
+        if (isUniqueViolation(error)) throw problems.usernameTaken('That username or email is taken.');
         throw error;
       }
     },
@@ -106,7 +106,7 @@ export function createUserRepository(db: Db, write: Writer) {
         if (!user) throw problems.notFound('user');
         if (user.role === role) return user;
         if (user.role === 'admin' && (adminCount.get() as { n: number }).n <= 1) {
-          throw problems.conflict('last_admin', 'The last administrator cannot be demoted.');
+          throw problems.lastAdmin();
         }
         updateRole.run(role, new Date().toISOString(), id);
         return byId.get(id) as UserRow;
