@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { problems } from '../http/errors.js';
 import type { OperationHandler } from '../openapi/router.js';
-import type { Role } from '../openapi/spec.js';
+import type { Role } from './roles.js';
 import { toUser, type UserRepository } from '../users/repository.js';
 import type { LoginGuard } from '../rate-limit/login-guard.js';
 import type { PasswordHasher } from './passwords.js';

@@ -2,7 +2,7 @@ import type { Db } from '../db/database.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Writer } from '../db/write.js';
 import { problems } from '../http/errors.js';
-import type { Role } from '../openapi/spec.js';
+import type { Role } from '../auth/roles.js';
 
 export interface UserRow {
   id: number;
