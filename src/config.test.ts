@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { keepDevelopmentSecret } from './cli/dev-secret.js';
 import { ConfigError, loadConfig } from './config.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'backend-api-config-'));
@@ -65,8 +66,11 @@ describe('loadConfig', () => {
 
   test('development generates one secret, keeps it beside the database with mode 0600, and reuses it', () => {
     const data = join(dir(), 'not-yet-there');
-    const first = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
-    const second = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    const parsed = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    assert.deepEqual([parsed.jwt.secretSource, parsed.jwt.secret, existsSync(data)], ['pending', '', false], 'parsing the config writes nothing');
+    const first = keepDevelopmentSecret(parsed);
+    const second = keepDevelopmentSecret(loadConfig({ DATABASE_PATH: join(data, 'app.db') }));
+    assert.equal(loadConfig({ DATABASE_PATH: join(data, 'app.db') }).jwt.secret, first.jwt.secret, 'a later parse reads the kept secret');
     assert.equal(statSync(data).mode & 0o777, 0o700, 'the data directory it created is private');
     assert.equal(first.jwt.secretSource, 'file');
     assert.equal(first.jwt.secret, second.jwt.secret);
@@ -81,7 +85,7 @@ describe('loadConfig', () => {
     const data = join(dir(), 'service-state');
     mkdirSync(data, { mode: 0o700 });
     chownSync(data, 65534, 65534);
-    const asRoot = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    const asRoot = keepDevelopmentSecret(loadConfig({ DATABASE_PATH: join(data, 'app.db') }));
     assert.equal(asRoot.jwt.secretSource, 'ephemeral');
     assert.ok(Buffer.byteLength(asRoot.jwt.secret) >= 32);
     assert.deepEqual(readdirSync(data), []);
