@@ -93,6 +93,15 @@ describe('loadConfig', () => {
     assert.deepEqual([loadConfig({ DATABASE_PATH: join(data, 'app.db') }).jwt.secret, loadConfig({ DATABASE_PATH: join(data, 'app.db') }).jwt.secretSource], [strong, 'file']);
   });
 
+  test('a command that signs no token neither demands nor judges JWT_SECRET, and writes nothing', () => {
+    const data = join(dir(), 'data');
+    for (const JWT_SECRET of [undefined, 'short']) {
+      const config = loadConfig({ NODE_ENV: 'production', DATABASE_PATH: join(data, 'app.db'), ...(JWT_SECRET ? { JWT_SECRET } : {}) }, '1.0.0', 'ignore');
+      assert.deepEqual([config.jwt.secretSource, config.jwt.secret], ['unused', '']);
+    }
+    assert.equal(existsSync(data), false);
+  });
+
   test('is frozen all the way down', () => {
     const config = loadConfig({ DATABASE_PATH: join(dir(), 'a.db'), JWT_SECRET: strong });
     const unfrozen: string[] = [];

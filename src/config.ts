@@ -110,8 +110,10 @@ export const SECRET_FILE = 'jwt-secret';
 /** loadConfig reads, validates and freezes the whole configuration, writing nothing; it throws ConfigError listing all problems. */
 export function loadConfig(env: Env, version = '0.0.0', secretUse: SecretUse = 'read'): Config {
   const problems: string[] = [];
-  const { pm2, jwt, ...settings } = readTable(SETTINGS, env, problems);
-  const given = (env.JWT_SECRET?.trim() ?? '') !== '';
+  // A command that signs no token neither reads nor judges the secret.
+  const read = secretUse === 'ignore' ? { ...env, JWT_SECRET: undefined } : env;
+  const { pm2, jwt, ...settings } = readTable(SETTINGS, read, problems);
+  const given = (read.JWT_SECRET?.trim() ?? '') !== '';
   const resolved =
     secretUse === 'ignore' ? { secret: '', secretSource: 'unused' as const } : readJwtSecret(jwt.secret, given, settings.env, dirname(settings.database.path), problems);
   if (problems.length > 0) throw new ConfigError(problems);
