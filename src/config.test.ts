@@ -3,6 +3,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { CommandError } from './cli/command-error.js';
 import { keepDevelopmentSecret } from './cli/dev-secret.js';
 import { ConfigError, loadConfig } from './config.js';
 
@@ -91,6 +92,17 @@ describe('loadConfig', () => {
     assert.deepEqual(readdirSync(data), []);
     writeFileSync(join(data, 'jwt-secret'), strong);
     assert.deepEqual([loadConfig({ DATABASE_PATH: join(data, 'app.db') }).jwt.secret, loadConfig({ DATABASE_PATH: join(data, 'app.db') }).jwt.secretSource], [strong, 'file']);
+  });
+
+  test('a development secret that cannot be kept stops the start as a bad configuration (exit 78)', () => {
+    const blocker = join(dir(), 'a-file');
+    writeFileSync(blocker, '');
+    const parsed = loadConfig({ DATABASE_PATH: join(blocker, 'data', 'app.db') });
+    assert.equal(parsed.jwt.secretSource, 'pending');
+    assert.throws(
+      () => keepDevelopmentSecret(parsed),
+      (e: unknown) => e instanceof CommandError && e.exitCode === 78 && /cannot keep a development JWT secret in .*a-file\/data\/jwt-secret/.test(e.message),
+    );
   });
 
   test('a command that signs no token neither demands nor judges JWT_SECRET, and writes nothing', () => {
