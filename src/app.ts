@@ -2,12 +2,13 @@ import express, { type Express, type Request, type RequestHandler } from 'expres
 import helmet from 'helmet';
 import { authLoader, requireRole } from './auth/middleware.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
-import { authHandlers } from './auth/routes.js';
+import { authHandlers } from './auth/handlers.js';
 import { createTokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { Db } from './db/database.js';
 import { createWriter } from './db/write.js';
-import { healthHandlers, type DependencyState, type Lifecycle } from './health/routes.js';
+import { healthHandlers } from './health/handlers.js';
+import type { DependencyState, Lifecycle } from './health/states.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { createKeyedWrites, IDEMPOTENCY_TTL_SECONDS } from './idempotency/keyed-writes.js';
@@ -22,17 +23,17 @@ import { limiterFactory, limiterLayers } from './rate-limit/limiters.js';
 import { createLoginGuard } from './rate-limit/login-guard.js';
 import { globalRateLimit } from './rate-limit/middleware.js';
 import type { RedisHandle } from './redis/client.js';
-import { metricsHandlers } from './metrics/routes.js';
+import { metricsHandlers } from './metrics/handlers.js';
 import { operationsRouter } from './openapi/router.js';
-import { pagesRouter } from './pages/routes.js';
+import { pagesRouter } from './pages/router.js';
 import type { ProcessModel } from './process/model.js';
-import { statusHandlers } from './status/routes.js';
+import { statusHandlers } from './status/handlers.js';
 import { statusSource } from './status/source.js';
 import { loadSpec, type Operation, type Spec } from './openapi/spec.js';
 import { createTaskRepository } from './tasks/repository.js';
-import { taskHandlers } from './tasks/routes.js';
+import { taskHandlers } from './tasks/handlers.js';
 import { createUserRepository } from './users/repository.js';
-import { userHandlers } from './users/routes.js';
+import { userHandlers } from './users/handlers.js';
 
 /** What buildApp needs; built at start and passed in, so that a test can build an app on a fresh database. */
 export interface AppDeps {
