@@ -7,7 +7,7 @@ import { join } from 'node:path';
  * steps install goes under $PREFIX, which stands for the host's /; the stubs run what is
  * installed there the way systemd would (the unit's ExecStart= with its EnvironmentFile=, its
  * directories made for it, `start` returning once the API answers as Type=notify does).
- * src/deploy/systemd-container.process.test.ts runs the same unit under a real systemd.
+ * src/system-tests/systemd-container.process.test.ts runs the same unit under a real systemd.
  */
 const STUBS: Readonly<Record<string, string>> = {
   sudo: `#!/bin/bash

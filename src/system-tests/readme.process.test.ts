@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { projectRoot } from './assets.js';
-import { startServerProcess, type ServerProcess } from './test-support/process.js';
+import { projectRoot } from '../assets.js';
+import { startServerProcess, type ServerProcess } from '../test-support/process.js';
 
 let server: ServerProcess | undefined;
 after(() => server?.kill('SIGKILL'));

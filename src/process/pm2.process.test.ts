@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { projectRoot } from '../assets.js';
 import { schemaVersion } from '../db/migrations.js';
-import { PUBLISH_INTERVAL_MS } from '../process/pm2-metrics.js';
+import { PUBLISH_INTERVAL_MS } from './pm2-metrics.js';
 import { testEnv } from '../test-support/app.js';
 import { runLoad } from '../test-support/load.js';
 import { sumSamples } from '../test-support/metrics-text.js';
