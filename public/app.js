@@ -132,6 +132,7 @@ function render() {
   $('logout').hidden = !user;
   $('tasks').hidden = !user;
   for (const node of document.querySelectorAll('.admin-only')) node.hidden = user?.role !== 'admin';
+  if (!user) forgetTasks();
   // status.js shows its live view to admins and stops refreshing it for anyone else.
   document.dispatchEvent(new CustomEvent('dashboard:session'));
 }
@@ -154,6 +155,12 @@ async function loadPage(index) {
   const more = result.page.hasMore ? ', more on the next page' : '';
   $('page-info').textContent = `Page ${index + 1}: ${result.data.length} task(s)${more}.`;
   $('task-rows').replaceChildren(...result.data.map(taskRow));
+}
+
+/** forgetTasks takes the last session's list off the page: the next account must not see it, nor its buttons. */
+function forgetTasks() {
+  $('task-rows').replaceChildren();
+  $('page-info').textContent = 'No tasks loaded.';
 }
 
 /** showFirstPage fixes the filters of the list and shows its first page. */
@@ -205,6 +212,7 @@ document.addEventListener('DOMContentLoaded', () => {
     const result = await api('POST', `${API}/auth/login`, formData(event.target));
     session.save(result.token, result.user);
     event.target.reset();
+    forgetTasks();
     render();
     await showFirstPage();
   }));

@@ -84,6 +84,7 @@ describe('the dashboard and the API docs in Chromium', { skip: chromiumMissing ?
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByText('Not logged in.').waitFor();
     assert.equal(await page.evaluate('sessionStorage.length'), 0);
+    assert.equal(await page.locator('#task-rows tr').count(), 0, "the admin's list, with its buttons, is gone from the page");
     await page.getByLabel('Username').fill('no spaces allowed');
     await page.locator('#reg-email').fill('bob@example.com');
     await page.locator('#reg-password').fill('secret123');
