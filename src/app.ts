@@ -1,5 +1,5 @@
-import express, { type Express, type Request, type RequestHandler } from 'express';
-import helmet from 'helmet';
+import express, { type Request, type RequestHandler } from 'express';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { authLoader, requireRole } from './auth/middleware.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { authHandlers } from './auth/routes.js';
@@ -10,6 +10,9 @@ import { createWriter } from './db/write.js';
 import { healthHandlers, type DependencyState, type Lifecycle } from './health/routes.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, notFound } from './http/error-handler.js';
+import { sendJson } from './http/json-response.js';
+import { runChain } from './http/pipeline.js';
+import { securityHeaders } from './http/security-headers.js';
 import { createKeyedWrites, IDEMPOTENCY_TTL_SECONDS } from './idempotency/keyed-writes.js';
 import { createIdempotencyStore } from './idempotency/store.js';
 import { loggerRequestLog, requestContext } from './http/request-context.js';
@@ -51,12 +54,21 @@ export interface AppDeps {
   readonly observe?: (operationId: string) => void;
 }
 
+/** The app: one request listener, and node:http's classes for the server that runs it. */
+export interface App {
+  /** handle answers every request, API or page, through the same stages. */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Requests and responses are born with Express's prototypes (req.ip, res.json, …): nothing swaps them per request. */
+  readonly IncomingMessage: typeof IncomingMessage;
+  readonly ServerResponse: typeof ServerResponse;
+}
+
 const API_BASE = '/api/v1';
 /** How many times the API's per-client budget the pages (dashboard, Swagger UI, the spec) get. */
 const PAGES_BUDGET_FACTOR = 10;
 
-/** buildApp assembles the Express app; it never listens. */
-export function buildApp(deps: AppDeps): Express {
+/** buildApp assembles the app; it never listens. */
+export function buildApp(deps: AppDeps): App {
   const { config, db, logger, model } = deps;
   const spec = deps.spec ?? loadSpec(undefined, config.cache.ttlSeconds || undefined);
   const redis = deps.redis ?? null;
@@ -93,14 +105,17 @@ export function buildApp(deps: AppDeps): Express {
   };
 
   const pages = pagesRouter(spec.document);
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('trust proxy', trustProxySetting(config.trustProxy));
+  // Express gives the pages their router and every request its req/res methods; the API's
+  // operations are dispatched by their own table, without Express's router in between.
+  const framework = express();
+  framework.disable('x-powered-by');
+  framework.set('etag', false);
+  framework.set('trust proxy', trustProxySetting(config.trustProxy));
+  framework.response.json = sendJson;
+  framework.use(pages.router);
 
   // The order every request goes through, top to bottom.
-  app.use(requestContext(model.logRequest ?? loggerRequestLog(logger), metrics));
-  app.use(securityHeaders());
+  const stages: RequestHandler[] = [requestContext(model.logRequest ?? loggerRequestLog(logger), metrics), securityHeaders(pages.paths)];
   if (config.rateLimit.max > 0) {
     const { max, windowSeconds } = config.rateLimit;
     const bucket = (policy: string, limit: number) => ({ policy, limit, windowSeconds, limiter: limiters({ keyPrefix: policy, points: limit, durationSeconds: windowSeconds }) });
@@ -110,11 +125,10 @@ export function buildApp(deps: AppDeps): Express {
     const pagesBucket = bucket('pages', max * PAGES_BUDGET_FACTOR);
     const exempt = new Set(spec.operations.filter((op) => op.rateLimit === 'none').map((op) => op.path));
     const bucketOf = (req: Request) => (exempt.has(req.path) ? null : pages.paths.has(req.path) ? pagesBucket : api);
-    app.use(globalRateLimit({ bucketOf, onReject: (policy) => metrics.rateLimited.inc({ limiter: policy }) }, logger));
+    stages.push(globalRateLimit({ bucketOf, onReject: (policy) => metrics.rateLimited.inc({ limiter: policy }) }, logger));
   }
-  app.use(authLoader(tokens, users));
-  app.use(pages.router);
-  app.use(
+  stages.push(
+    authLoader(tokens, users),
     operationsRouter(spec, handlers, {
       before: (op) => (op.roles ? [requireRole(op)] : []),
       body: jsonBody(config.bodyLimitBytes),
@@ -126,30 +140,27 @@ export function buildApp(deps: AppDeps): Express {
         ...responseCache(op, { store: cacheStore, generation, onResult: (result) => metrics.cacheResults.inc({ result }) }),
       ],
     }),
+    // What no operation answered: the pages, else 404.
+    framework as unknown as RequestHandler,
+    notFound,
   );
-  app.use(notFound);
-  app.use(errorHandler(logger));
-  return app;
-}
+  const handleError = errorHandler(logger);
 
-function securityHeaders(): RequestHandler {
-  return helmet({
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        fontSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-      },
+  class ApiRequest extends IncomingMessage {}
+  Object.setPrototypeOf(ApiRequest.prototype, framework.request);
+  class ApiResponse extends ServerResponse {}
+  Object.setPrototypeOf(ApiResponse.prototype, framework.response);
+  return {
+    IncomingMessage: ApiRequest,
+    ServerResponse: ApiResponse as typeof ServerResponse,
+    handle(incoming, outgoing) {
+      const req = incoming as Request;
+      const res = outgoing as express.Response;
+      // What Express's own handler would link (req.fresh, res.json and others read them).
+      req.res = res;
+      runChain(stages, req, res, (error?: unknown) => handleError(error, req, res, () => {}));
     },
-  });
+  };
 }
 
 function observeOperation(op: Operation, observe: (operationId: string) => void): RequestHandler {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/database.js';
-import { jsonText } from '../http/raw-json.js';
+import { JSON_TYPE, writeBody } from '../http/json-response.js';
 import type { Operation } from '../openapi/spec.js';
 import type { CacheEntry, CacheStore } from './stores.js';
 
@@ -44,15 +44,14 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
         return;
       }
       onResult('miss');
-      res.json = function cachedJson(value: unknown) {
-        const body = Buffer.from(jsonText(value));
-        if (res.statusCode !== 200) return res.type('application/json').send(body);
+      // The handler's res.json renders the body; the cache keeps it and answers with its ETag.
+      res.interceptJson = function cacheMiss(res: Response, body: Buffer) {
+        if (res.statusCode !== 200) return writeBody(res, body, JSON_TYPE);
         // Only a response the cache could have answered says MISS; an error says nothing of the cache.
         res.setHeader('X-Cache', 'MISS');
         const entry = { etag: `"${createHash('sha1').update(body).digest('base64url')}"`, body };
         if (store) void store.set(key, entry, cache.ttlSeconds);
         send(req, res, entry);
-        return res;
       };
       next();
     },
@@ -63,10 +62,11 @@ function send(req: Request, res: Response, { etag, body }: CacheEntry): void {
   res.setHeader('ETag', etag);
   const match = req.headers['if-none-match'];
   if (match !== undefined && match.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')) {
-    res.status(304).end();
+    res.statusCode = 304;
+    res.end();
     return;
   }
-  res.type('application/json').send(body);
+  writeBody(res, body, JSON_TYPE);
 }
 
 /** canonical renders validated input with sorted keys, so equal requests share one key. */

@@ -1,4 +1,5 @@
 import type { AppError } from './errors.js';
+import type { JsonInterceptor } from './json-response.js';
 import type { Operation, Role } from '../openapi/spec.js';
 
 /** Who is calling, as the auth loader established it. */
@@ -24,6 +25,10 @@ declare global {
       authError?: AppError;
       operation?: Operation;
       input: Input;
+    }
+    interface Response {
+      /** Set for one response: res.json hands it the body instead of writing it (see sendJson). */
+      interceptJson?: JsonInterceptor | undefined;
     }
   }
 }
