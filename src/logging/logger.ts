@@ -11,13 +11,25 @@ export type LogRecord = Record<string, unknown> & { level: string; message: stri
 
 const SECRET_KEY = /authorization|cookie|password|passwd|secret|token|hash/i;
 
-/** redact drops every value whose key names a secret, at any depth, so no transport ever sees one. */
-const redact = winston.format((info) => {
+/** redactFields replaces, in place, every value whose key names a secret, at any depth. */
+function redactFields<T extends Record<string, unknown>>(info: T): T {
   for (const key of Object.keys(info)) {
-    info[key] = SECRET_KEY.test(key) ? '[redacted]' : scrub(info[key], 0);
+    (info as Record<string, unknown>)[key] = SECRET_KEY.test(key) ? '[redacted]' : scrub(info[key], 0);
   }
   return info;
-});
+}
+
+/** redact runs redactFields on every record, so no transport ever sees a secret. */
+const redact = winston.format((info) => redactFields(info));
+
+/**
+ * requestLine renders the one line of a request as the file logger would (level, message,
+ * time, the fields), through the same redaction, without the rest of winston's pipeline: it is
+ * made for every request and handed as text to whoever writes the files.
+ */
+export function requestLine(record: Record<string, unknown>): string {
+  return JSON.stringify(redactFields({ level: 'info', message: 'request', timestamp: new Date().toISOString(), ...record }));
+}
 
 /** stamp keeps the time a record was made, even when another process writes it. */
 const stamp = winston.format((info) => {

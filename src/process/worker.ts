@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import { startCheckpointer } from '../db/checkpoint.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
-import { createLogger, type Logger } from '../logging/logger.js';
+import { createLogger, requestLine, type Logger } from '../logging/logger.js';
 import { serve, type RunningServer } from '../server.js';
 import { codeIdentity } from './code-identity.js';
 import { batchRecords, type RecordBatch } from './log-forwarding.js';
@@ -122,7 +122,7 @@ function workerModel(config: Config, supervisor: Supervisor, db: Db, link: Prima
   // The hot path: a request line goes straight into the batch for the primary, skipping winston here.
   const logRequest =
     forwardsLogs(config, supervisor) && logger.isInfoEnabled()
-      ? (record: Record<string, unknown>) => toPrimary.push(JSON.stringify({ level: 'info', message: 'request', timestamp: new Date().toISOString(), ...record }))
+      ? (record: Record<string, unknown>) => toPrimary.push(requestLine(record))
       : undefined;
   return clusterWorker(link, logRequest);
 }
