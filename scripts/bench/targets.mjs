@@ -29,7 +29,7 @@ export function pinned(core, command) {
 export function oursCommand({ source = false, bundle = join(root, 'dist/main.cjs'), nodeArgs = [] } = {}) {
   if (!source && existsSync(bundle)) {
     const stale = newestSource() > statSync(bundle).mtimeMs;
-    return { command: [process.execPath, ...nodeArgs, bundle, 'serve'], runs: `bundle: node ${relative(root, bundle)} serve`, stale };
+    return { command: [process.execPath, ...nodeArgs, bundle, 'serve'], runs: `bundle: node ${relative(root, bundle)} serve`, stale, bundle };
   }
   const tsx = createRequire(import.meta.url).resolve('tsx/esm');
   return { command: [process.execPath, ...nodeArgs, '--import', tsx, join(root, 'src/main.ts'), 'serve'], runs: 'source: node --import tsx src/main.ts serve', stale: false };
@@ -106,6 +106,24 @@ async function stopServer(server) {
   server.child.kill('SIGTERM');
   const timedOut = await Promise.race([server.exited.then(() => false), sleep(20_000, true, { ref: false })]);
   if (timedOut) server.child.kill('SIGKILL');
+}
+
+/**
+ * workerMemory reads the heap and RSS of our server's workers (the largest of each, MB) from the
+ * status view (GET /api/v1/status, an admin's), which samples every worker every 2 s.
+ */
+export async function workerMemory(server, adminToken) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const response = await fetch(`${server.url}/api/v1/status`, { headers: { authorization: `Bearer ${adminToken}` } });
+    if (!response.ok) throw new Error(`${server.name}: GET /api/v1/status answered ${response.status}`);
+    const { workers } = await response.json();
+    if (workers.length > 0 || Date.now() > deadline) {
+      const most = (key) => (workers.length ? Math.max(...workers.map((w) => w[key])) / 2 ** 20 : null);
+      return { rssMb: most('rssBytes'), heapMb: most('heapUsedBytes') };
+    }
+    await sleep(250);
+  }
 }
 
 /** processTree lists a pid and all its descendants, read from /proc (empty without /proc). */
