@@ -39,6 +39,7 @@ exits 0 whatever the numbers, and 1 only when something crashed or failed.
                      scripts/node-runtime.mjs), current (the Node running the bench) or both, as
                      24,current: the whole run once per runtime, one report (default 24, or
                      current with --source)
+  --env NAME=VALUE   add to our servers' environment (repeatable), e.g. to measure a setting
   --source           run our server from source even when dist/main.cjs exists (current Node only)
   --build            bundle the source as it is now (npm run build -- --bundle-only, into
                      bench-results/.bundle/, dist/ untouched) and run that
@@ -62,6 +63,7 @@ try {
       'bcrypt-rounds': { type: 'string', default: '12' },
       source: { type: 'boolean', default: false },
       node: { type: 'string' },
+      env: { type: 'string', multiple: true, default: [] },
       build: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       out: { type: 'string', default: join(root, 'bench-results') },
@@ -97,6 +99,13 @@ if (unknown.length) usage(`unknown scenario(s): ${unknown.join(', ')}`);
 const scenarios = SCENARIOS.filter((s) => names.includes(s.name));
 const defaultWorkers = availableParallelism();
 const profileDir = flags['cpu-prof'] ? resolve(flags['cpu-prof']) : null;
+const extraEnv = Object.fromEntries(
+  flags.env.map((pair) => {
+    const at = pair.indexOf('=');
+    if (at < 1) usage(`--env takes NAME=VALUE (got "${pair}")`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  }),
+);
 let runtimes;
 try {
   runtimes = runtimeNames(flags.node ?? (flags.source ? 'current' : '24'));
@@ -172,6 +181,7 @@ function startOurs(key, { cached, workers, allCores, withRedis, limited }) {
     BCRYPT_ROUNDS: String(bcryptRounds),
     CACHE_ENABLED: String(cached),
     ...(workers === '1' ? { WORKERS: '1' } : {}),
+    ...extraEnv,
   };
   // WORKERS unset gets every core; a single worker is kept off the load generator's core unless told otherwise.
   return startServer({ name: key, command: withRuntime(command), env, core: workers === '1' && !allCores ? 0 : null });
@@ -216,7 +226,6 @@ async function main() {
     runtime = { name, ...prepareRuntime(name, { bundle: ours.bundle, dir: join(dir, `runtime-${name}`), log: (line) => console.log(`bench: ${line}`) }) };
     console.log(`bench: servers on ${runtime.label}`);
     runs.push(await runOn(warnings));
-    await stopServers();
     rmSync(databasePath, { force: true });
     for (const suffix of ['-wal', '-shm']) rmSync(`${databasePath}${suffix}`, { force: true });
   }
@@ -305,6 +314,8 @@ async function runOn(warnings) {
     scenarios: Object.fromEntries(scenarios.map((s) => [s.name, s.title])),
     idle,
   });
+  // A server writes its profile as it exits.
+  await stopServers();
   if (profileDir) for (const key of specs.keys()) console.log(`\nCPU profile of ${key} on ${runtime.label} (${join(profileDir, runtime.name, key)}):\n${summarizeProfiles(join(profileDir, runtime.name, key), { top: 20 })}`);
   return summary;
 }
