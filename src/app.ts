@@ -6,6 +6,7 @@ import { authHandlers } from './auth/routes.js';
 import { createTokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { Db } from './db/database.js';
+import { changeClock, factCache } from './db/change-clock.js';
 import { createWriter } from './db/write.js';
 import { healthHandlers, type DependencyState, type Lifecycle } from './health/routes.js';
 import { jsonBody } from './http/body.js';
@@ -66,6 +67,8 @@ export interface App {
 const API_BASE = '/api/v1';
 /** How many times the API's per-client budget the pages (dashboard, Swagger UI, the spec) get. */
 const PAGES_BUDGET_FACTOR = 10;
+/** How many accounts' role and token version are kept between changes of the database. */
+const AUTH_INFO_KEPT = 10_000;
 
 /** buildApp assembles the app; it never listens. */
 export function buildApp(deps: AppDeps): App {
@@ -75,7 +78,11 @@ export function buildApp(deps: AppDeps): App {
   const metrics = model.metrics;
   metrics.watchRedis(() => redis?.state() === 'up');
   const keyedWrites = createKeyedWrites(db, createIdempotencyStore(db, IDEMPOTENCY_TTL_SECONDS), logger);
-  const write = createWriter(db, () => metrics.busyRetries.inc(), keyedWrites.hold);
+  // Facts read on every request (the caller's token version, a resource's generation) are kept
+  // until the database changes: one PRAGMA per request instead of a read per fact.
+  const clock = changeClock(db);
+  const tickOf = (req: Request) => (req.dbTick !== undefined ? req.dbTick : (req.dbTick = clock.tick()));
+  const write = createWriter(db, () => metrics.busyRetries.inc(), keyedWrites.hold, clock.wrote);
   const users = createUserRepository(db, write);
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
@@ -91,7 +98,9 @@ export function buildApp(deps: AppDeps): App {
     : redis
       ? redisStore(redis.client, (error) => warn('cache', 'cache unavailable; reading from SQLite', { error: (error as Error)?.message }))
       : memoryStore();
-  const generation = generationReader(db);
+  const generationOf = factCache(generationReader(db), 64);
+  const generation = (req: Request, resource: string) => generationOf(tickOf(req), resource);
+  const authInfoOf = factCache(users.authInfo, AUTH_INFO_KEPT);
   const redisState = (): DependencyState => redis?.state() ?? 'disabled';
   const status = statusSource({ model, redisState, databasePath: config.database.path, lifecycle: deps.lifecycle, logger });
 
@@ -128,7 +137,7 @@ export function buildApp(deps: AppDeps): App {
     stages.push(globalRateLimit({ bucketOf, onReject: (policy) => metrics.rateLimited.inc({ limiter: policy }) }, logger));
   }
   stages.push(
-    authLoader(tokens, users),
+    authLoader(tokens, (req, userId) => authInfoOf(tickOf(req), userId)),
     operationsRouter(spec, handlers, {
       before: (op) => (op.roles ? [requireRole(op)] : []),
       body: jsonBody(config.bodyLimitBytes),

@@ -7,8 +7,8 @@ import type { CacheEntry, CacheStore } from './stores.js';
 
 export interface ResponseCacheOptions {
   readonly store: CacheStore | null;
-  /** The current generation of a resource; every committed write to it has bumped it. */
-  readonly generation: (resource: string) => number;
+  /** The current generation of a resource for a request; every committed write to it has bumped it. */
+  readonly generation: (req: Request, resource: string) => number;
   readonly onResult?: (result: 'hit' | 'miss') => void;
 }
 
@@ -33,7 +33,7 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
     async function responseCacheMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
       // With the cache off there is no key to build and no generation to read; the ETag stays.
       const key = store
-        ? `backend-api:v1:${cache.resource}:${generation(cache.resource)}:${operation.id}:${canonical(req.input.path)}:${canonical(req.input.query)}`
+        ? `backend-api:v1:${cache.resource}:${generation(req, cache.resource)}:${operation.id}:${canonical(req.input.path)}:${canonical(req.input.query)}`
         : '';
       res.setHeader('Cache-Control', 'private, no-cache');
       const hit = store ? await store.get(key) : undefined;

@@ -25,6 +25,8 @@ declare global {
       authError?: AppError;
       operation?: Operation;
       input: Input;
+      /** The database's change tick when this request first read a kept fact (see db/change-clock.ts). */
+      dbTick?: number | null;
     }
     interface Response {
       /** Set for one response: res.json hands it the body instead of writing it (see sendJson). */
