@@ -24,9 +24,9 @@ const STOP_MARGIN_MS = 2000;
  * share the port; it holds no HTTP server. SIGTERM/SIGINT, from whoever and at any moment, is
  * one graceful stop (a second one exits at once); SIGHUP replaces the workers one at a time,
  * unless the code on disk changed since the primary started: workers never run other code than
- * their primary, so that needs a restart.
+ * their primary, so that needs a restart. workerEnv is added to the workers' environment.
  */
-export async function runPrimary(config: Config, logger: Logger, fileSink: Logger, signals: StopSignals): Promise<void> {
+export async function runPrimary(config: Config, logger: Logger, fileSink: Logger, signals: StopSignals, workerEnv: Record<string, string> = {}): Promise<void> {
   const code = codeIdentity();
   let db: Db | null = null;
   let stopCheckpointer = () => {};
@@ -92,7 +92,7 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
   const workers = createWorkerPool({
     workers: config.workers,
     logger,
-    env: { [PRIMARY_CODE_ENV]: code },
+    env: { ...workerEnv, [PRIMARY_CODE_ENV]: code },
     onMessage(worker, message) {
       if (message.type === 'logs') writeLogs(message.records);
       else if (message.type === 'log-file-request') sendToWorker(worker, { type: 'log-file', path: appFile?.sharedPath() ?? null });
