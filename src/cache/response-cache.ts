@@ -5,6 +5,9 @@ import { JSON_TYPE, writeBody } from '../http/json-response.js';
 import type { Operation } from '../openapi/spec.js';
 import type { CacheEntry, CacheStore } from './stores.js';
 
+/** How many URLs of one operation keep their canonical input. */
+const INPUT_KEYS_KEPT = 1000;
+
 export interface ResponseCacheOptions {
   readonly store: CacheStore | null;
   /** The current generation of a resource for a request; every committed write to it has bumped it. */
@@ -29,11 +32,22 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
   const cache = operation.cache;
   if (!cache) return [];
   const { store, generation, onResult = () => {} } = options;
+  // The validated input is a function of the URL alone: its canonical form is made once per URL.
+  const inputKeys = new Map<string, string>();
+  const inputKeyOf = (req: Request) => {
+    let key = inputKeys.get(req.url);
+    if (key === undefined) {
+      key = `${canonical(req.input.path)}:${canonical(req.input.query)}`;
+      if (inputKeys.size >= INPUT_KEYS_KEPT) inputKeys.delete(inputKeys.keys().next().value as string);
+      inputKeys.set(req.url, key);
+    }
+    return key;
+  };
   return [
     async function responseCacheMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
       // With the cache off there is no key to build and no generation to read; the ETag stays.
       const key = store
-        ? `backend-api:v1:${cache.resource}:${generation(req, cache.resource)}:${operation.id}:${canonical(req.input.path)}:${canonical(req.input.query)}`
+        ? `backend-api:v1:${cache.resource}:${generation(req, cache.resource)}:${operation.id}:${inputKeyOf(req)}`
         : '';
       res.setHeader('Cache-Control', 'private, no-cache');
       const hit = store ? await store.get(key) : undefined;
