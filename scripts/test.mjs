@@ -3,17 +3,21 @@
 // then runs every src/**/*.test.ts with node's test runner: light files in parallel, then the
 // process-heavy ones (*.process.test.ts: clusters, signals, nginx, browsers) one at a time.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const args = process.argv.slice(2);
+const EXECUTABLE_MARK = 'The subject of this file is the built executable';
+const exceptExecutable = process.argv.includes('--except-executable');
+const args = process.argv.slice(2).filter((arg) => arg !== '--except-executable');
 
 if (args.includes('--help')) {
-  console.log(`Usage: npm test [-- <path filter>...]
+  console.log(`Usage: npm test [-- [--except-executable] <path filter>...]
 
 Runs src/**/*.test.ts with node --test. A filter keeps the files whose path contains it.
+--except-executable leaves out the files whose subject is the built executable (it embeds the
+pinned Node 24 whichever Node runs them): CI runs them once, on its first runtime.
 System tools the tests need (redis-server, nginx, chromium, systemd-analyze, shellcheck,
 systemd-nspawn, debootstrap) are installed with apt-get when missing and this runs as root;
 otherwise install them yourself. The Debian rootfs the systemd test boots is built once with
@@ -64,6 +68,7 @@ const files = readdirSync(join(root, 'src'), { recursive: true })
   .map((file) => join('src', String(file)))
   .filter((file) => file.endsWith('.test.ts'))
   .filter((file) => args.length === 0 || args.some((filter) => file.includes(filter)))
+  .filter((file) => !exceptExecutable || !readFileSync(join(root, file), 'utf8').includes(EXECUTABLE_MARK))
   .sort();
 if (files.length === 0) {
   console.error('no test files matched');

@@ -7,24 +7,27 @@ declare global {
   var __BACKEND_API_ASSETS__: Readonly<Record<string, string>> | undefined;
 }
 
-/**
- * ASSET_FILES lists every file the server reads at run time, relative to the project root.
- * The bundle build embeds exactly these, so the single executable needs nothing beside it.
- */
-export const ASSET_FILES: readonly string[] = [
-  'openapi.yaml',
-  'package.json',
-  'node_modules/bcryptjs/umd/index.js',
+/** Where Swagger UI's files come from; the pages serve them under /api-docs/. */
+export const SWAGGER_DIST = 'node_modules/swagger-ui-dist';
+
+/** The files the pages serve: the dashboard (public/, each at /<name>, index.html at /) and Swagger UI's. */
+export const PAGE_ASSETS = [
   'public/index.html',
   'public/app.js',
   'public/status.js',
   'public/style.css',
-  'node_modules/swagger-ui-dist/swagger-ui.css',
-  'node_modules/swagger-ui-dist/swagger-ui-bundle.js',
-  'node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js',
-  'node_modules/swagger-ui-dist/favicon-16x16.png',
-  'node_modules/swagger-ui-dist/favicon-32x32.png',
-];
+  `${SWAGGER_DIST}/swagger-ui.css`,
+  `${SWAGGER_DIST}/swagger-ui-bundle.js`,
+  `${SWAGGER_DIST}/swagger-ui-standalone-preset.js`,
+  `${SWAGGER_DIST}/favicon-16x16.png`,
+  `${SWAGGER_DIST}/favicon-32x32.png`,
+] as const;
+
+/**
+ * ASSET_FILES lists every file the server reads at run time, relative to the project root.
+ * The bundle build embeds exactly these, so the single executable needs nothing beside it.
+ */
+export const ASSET_FILES: readonly string[] = ['openapi.yaml', 'package.json', 'node_modules/bcryptjs/umd/index.js', ...PAGE_ASSETS];
 
 /**
  * projectRoot is the checkout the server runs from when it runs from source. A CommonJS bundle

@@ -3,6 +3,8 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { CommandError } from './cli/command-error.js';
+import { keepDevelopmentSecret } from './cli/dev-secret.js';
 import { ConfigError, loadConfig } from './config.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'backend-api-config-'));
@@ -65,8 +67,11 @@ describe('loadConfig', () => {
 
   test('development generates one secret, keeps it beside the database with mode 0600, and reuses it', () => {
     const data = join(dir(), 'not-yet-there');
-    const first = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
-    const second = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    const parsed = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    assert.deepEqual([parsed.jwt.secretSource, parsed.jwt.secret, existsSync(data)], ['pending', '', false], 'parsing the config writes nothing');
+    const first = keepDevelopmentSecret(parsed);
+    const second = keepDevelopmentSecret(loadConfig({ DATABASE_PATH: join(data, 'app.db') }));
+    assert.equal(loadConfig({ DATABASE_PATH: join(data, 'app.db') }).jwt.secret, first.jwt.secret, 'a later parse reads the kept secret');
     assert.equal(statSync(data).mode & 0o777, 0o700, 'the data directory it created is private');
     assert.equal(first.jwt.secretSource, 'file');
     assert.equal(first.jwt.secret, second.jwt.secret);
@@ -81,12 +86,32 @@ describe('loadConfig', () => {
     const data = join(dir(), 'service-state');
     mkdirSync(data, { mode: 0o700 });
     chownSync(data, 65534, 65534);
-    const asRoot = loadConfig({ DATABASE_PATH: join(data, 'app.db') });
+    const asRoot = keepDevelopmentSecret(loadConfig({ DATABASE_PATH: join(data, 'app.db') }));
     assert.equal(asRoot.jwt.secretSource, 'ephemeral');
     assert.ok(Buffer.byteLength(asRoot.jwt.secret) >= 32);
     assert.deepEqual(readdirSync(data), []);
     writeFileSync(join(data, 'jwt-secret'), strong);
     assert.deepEqual([loadConfig({ DATABASE_PATH: join(data, 'app.db') }).jwt.secret, loadConfig({ DATABASE_PATH: join(data, 'app.db') }).jwt.secretSource], [strong, 'file']);
+  });
+
+  test('a development secret that cannot be kept stops the start as a bad configuration (exit 78)', () => {
+    const blocker = join(dir(), 'a-file');
+    writeFileSync(blocker, '');
+    const parsed = loadConfig({ DATABASE_PATH: join(blocker, 'data', 'app.db') });
+    assert.equal(parsed.jwt.secretSource, 'pending');
+    assert.throws(
+      () => keepDevelopmentSecret(parsed),
+      (e: unknown) => e instanceof CommandError && e.exitCode === 78 && /cannot keep a development JWT secret in .*a-file\/data\/jwt-secret/.test(e.message),
+    );
+  });
+
+  test('a command that signs no token neither demands nor judges JWT_SECRET, and writes nothing', () => {
+    const data = join(dir(), 'data');
+    for (const JWT_SECRET of [undefined, 'short']) {
+      const config = loadConfig({ NODE_ENV: 'production', DATABASE_PATH: join(data, 'app.db'), ...(JWT_SECRET ? { JWT_SECRET } : {}) }, '1.0.0', 'ignore');
+      assert.deepEqual([config.jwt.secretSource, config.jwt.secret], ['unused', '']);
+    }
+    assert.equal(existsSync(data), false);
   });
 
   test('is frozen all the way down', () => {

@@ -1,59 +1,89 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
+import { bool, directoryOrNone, duration, int, oneOf, optional, path, readTable, secret, setting, size, text, url, type TableValues } from './config-reader.js';
 
-export type NodeEnv = 'development' | 'production' | 'test';
-export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'debug' | 'silent';
+const NODE_ENVS = ['development', 'production', 'test'] as const;
+const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'debug', 'silent'] as const;
+const MIN_SECRET_BYTES = 32;
 
-export interface Config {
-  readonly env: NodeEnv;
-  readonly version: string;
-  readonly host: string;
-  readonly port: number;
-  readonly workers: number;
-  readonly shutdownTimeoutMs: number;
-  readonly trustProxy: string;
-  readonly bodyLimitBytes: number;
-  readonly jwt: {
-    readonly secret: string;
-    /**
-     * env: JWT_SECRET; file: the development secret kept beside the database; pending: that file
-     * does not exist yet (serve makes it); unused: a command that signs no token never read one;
-     * ephemeral: made up for this process alone, because the data directory is another user's.
-     */
-    readonly secretSource: SecretSource;
-    readonly expiresInSeconds: number;
-    readonly issuer: string;
-    readonly audience: string;
-  };
-  readonly bcryptRounds: number;
-  /** The longest a password check may wait for its process's bcrypt thread before the request gets 503. */
-  readonly bcryptMaxWaitMs: number;
-  readonly database: {
-    readonly path: string;
-    readonly synchronous: 'NORMAL' | 'FULL';
-    readonly checkpointIntervalMs: number;
-  };
-  readonly redisUrl: string | null;
-  readonly redisCommandTimeoutMs: number;
-  /** ttlSeconds 0 keeps each operation's x-cache-ttl from openapi.yaml. */
-  readonly cache: { readonly enabled: boolean; readonly ttlSeconds: number };
-  readonly rateLimit: {
-    readonly max: number;
-    readonly windowSeconds: number;
-    readonly loginFailsPerIpPerDay: number;
-    readonly loginConsecutiveFails: number;
-    readonly loginBlockSeconds: number;
-  };
-  /** maxSize rotates a file early once it reaches that size (like "50m"); null rotates daily only. */
-  readonly log: { readonly level: LogLevel; readonly dir: string | null; readonly maxSize: string | null };
-  readonly metricsToken: string | null;
-  /** PM2's instance number when PM2 runs this process in cluster mode, else null. */
-  readonly pm2Instance: number | null;
+/**
+ * SETTINGS is every variable the server reads: its name, default, parser and one line of doc,
+ * nested as the Config it builds. .env.example and the README's table are generated from it
+ * (npm run docs:config). A new setting is a line here and the code that uses it.
+ */
+export const SETTINGS = {
+  env: setting('NODE_ENV', 'development', oneOf(NODE_ENVS), '`development`, `production` or `test`; production refuses to start without a `JWT_SECRET` of 32+ bytes'),
+  host: setting('HOST', '127.0.0.1', text, 'address to listen on (behind Nginx on the same host keep `127.0.0.1`; `0.0.0.0` in a container)'),
+  port: setting('PORT', '3000', int(0, 65535), 'port to listen on'),
+  workers: setting('WORKERS', () => String(availableParallelism()), int(1, 64), 'worker processes sharing the port', { shown: 'CPU count', example: '2' }),
+  shutdownTimeoutMs: setting('SHUTDOWN_TIMEOUT', '10', int(1, 600, 1000), 'seconds a worker may take to drain on SIGTERM/SIGINT (under systemd the stop timeout follows it, plus 5 s)'),
+  trustProxy: setting('TRUST_PROXY', 'loopback', text, 'proxies whose `X-Forwarded-For` is believed: `loopback`, addresses/CIDRs, or `false` for none'),
+  bodyLimitBytes: setting('BODY_LIMIT_BYTES', '102400', int(1024, 10 * 1024 * 1024), 'largest request body in bytes (larger is 413 `payload_too_large`)'),
+  jwt: {
+    secret: optional('JWT_SECRET', secret(MIN_SECRET_BYTES, { count: true }), 'HS256 secret, 32+ bytes (`openssl rand -base64 48`); unset outside production: generated once into the data directory', {
+      shown: 'generated in dev',
+    }),
+    expiresInSeconds: setting('JWT_EXPIRES_IN', '1h', duration, 'token lifetime: seconds, or `15m`, `1h`, `7d`'),
+    issuer: setting('JWT_ISSUER', 'backend-api', text, '`iss` claim set and checked'),
+    audience: setting('JWT_AUDIENCE', 'backend-api', text, '`aud` claim set and checked'),
+  },
+  bcryptRounds: setting('BCRYPT_ROUNDS', '12', int(4, 15), 'bcrypt cost (4-15); each step doubles the time of a login'),
+  bcryptMaxWaitMs: setting('BCRYPT_MAX_WAIT_MS', '2000', int(1, 60_000), 'longest a password check waits for the bcrypt thread; past it 503 with `Retry-After` at once'),
+  database: {
+    path: setting('DATABASE_PATH', './data/app.db', path, 'the SQLite file (WAL mode; the -wal and -shm files live beside it)'),
+    synchronous: setting('DB_SYNCHRONOUS', 'NORMAL', oneOf(['NORMAL', 'FULL'] as const), '`NORMAL`: a power loss may lose the last commits but never corrupts the file; `FULL`: fsync per commit, slower writes'),
+    checkpointIntervalMs: setting('DB_CHECKPOINT_INTERVAL', '30', int(1, 3600, 1000), 'seconds between PASSIVE WAL checkpoints (the WAL is also truncated whenever it passes 16 MB)'),
+  },
+  redisUrl: optional('REDIS_URL', url(['redis:', 'rediss:']), '`redis://…` for the shared cache and rate limits; unset = embedded (per host) fallbacks', { example: 'redis://127.0.0.1:6379' }),
+  redisCommandTimeoutMs: setting('REDIS_COMMAND_TIMEOUT_MS', '300', int(10, 10_000), 'the most a request waits on one Redis command before treating it as down'),
+  cache: {
+    enabled: setting('CACHE_ENABLED', 'true', bool, 'response cache of `GET /tasks` and `GET /tasks/{id}` on/off'),
+    /** 0 keeps each operation's x-cache-ttl from openapi.yaml. */
+    ttlSeconds: setting('CACHE_TTL_SECONDS', '0', int(0, 86_400), "override of every `x-cache-ttl` in seconds (0 = use the spec's, 60 s)"),
+  },
+  rateLimit: {
+    max: setting('RATE_LIMIT_MAX', '100', int(0, 10_000_000), 'requests per client IP per window; `0` = off'),
+    windowSeconds: setting('RATE_LIMIT_WINDOW_SECONDS', '900', int(1, 86_400), 'the window of `RATE_LIMIT_MAX`, in seconds'),
+    loginFailsPerIpPerDay: setting('RATE_LIMIT_LOGIN_FAILS_PER_IP_PER_DAY', '100', int(1, 1_000_000), 'failed logins from one IP per day'),
+    loginConsecutiveFails: setting('RATE_LIMIT_LOGIN_CONSECUTIVE_FAILS', '10', int(1, 1000), 'failures for one account from one IP before blocking'),
+    loginBlockSeconds: setting('RATE_LIMIT_LOGIN_BLOCK_SECONDS', '3600', int(1, 86_400 * 7), 'how long that account/IP pair stays blocked'),
+  },
+  log: {
+    level: setting('LOG_LEVEL', 'info', oneOf(LOG_LEVELS), '`error`, `warn`, `info`, `http`, `debug` or `silent`'),
+    dir: setting('LOG_DIR', './logs', directoryOrNone, 'rotating JSON files (app 14 days, errors 30 days); empty = stdout only (journald, PM2)', { emptyIsValue: true }),
+    /** Rotates a file early once it reaches that size (like "50m"); null rotates daily only. */
+    maxSize: optional('LOG_MAX_SIZE', size, 'also rotate a file when it reaches this size (`500k`, `20m`, `1g`); unset = daily only'),
+  },
+  metricsToken: optional('METRICS_TOKEN', secret(16), 'enables `GET /metrics` (Prometheus) for this bearer token; unset = no `/metrics`'),
+  pm2: {
+    id: optional('pm_id', int(0, 1_000_000), "PM2's process id: present when PM2 runs this process", { setBy: 'PM2' }),
+    instance: setting('NODE_APP_INSTANCE', '0', int(0, 1024), "PM2's instance number in cluster mode", { setBy: 'PM2' }),
+  },
   /** systemd's notification socket (Type=notify units), else null. */
-  readonly notifySocket: string | null;
-}
+  notifySocket: optional('NOTIFY_SOCKET', text, "systemd's notification socket (Type=notify units)", { setBy: 'systemd' }),
+} as const;
+
+type Settings = TableValues<typeof SETTINGS>;
+export type NodeEnv = Settings['env'];
+export type LogLevel = Settings['log']['level'];
+
+/**
+ * env: JWT_SECRET; file: the development secret kept beside the database; pending: that file
+ * does not exist yet (serve makes it); unused: a command that signs no token never read one;
+ * ephemeral: made up for this process alone, because the data directory is another user's.
+ */
+export type SecretSource = 'env' | 'file' | 'pending' | 'unused' | 'ephemeral';
+
+/** Config is what SETTINGS builds, with the JWT secret resolved and PM2's instance made one value. */
+export type Config = Readonly<
+  Omit<Settings, 'jwt' | 'pm2'> & {
+    readonly version: string;
+    readonly jwt: Readonly<Omit<Settings['jwt'], 'secret'> & { readonly secret: string; readonly secretSource: SecretSource }>;
+    /** PM2's instance number when PM2 runs this process in cluster mode, else null. */
+    readonly pm2Instance: number | null;
+  }
+>;
 
 /** ConfigError lists every problem found in the environment at once. */
 export class ConfigError extends Error {
@@ -66,219 +96,66 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
-type SecretSource = 'env' | 'file' | 'pending' | 'unused' | 'ephemeral';
 
 /**
- * What a command does with the JWT secret: use it (serve: outside production it makes the
- * development secret file when missing), check it as serve would without writing anything
- * (check-config), or ignore it (commands that sign no token: nothing demanded, nothing written).
+ * What a command does with the JWT secret: read it (serve and check-config: from JWT_SECRET, or
+ * the development secret file if it exists; serve then makes the file when missing, see
+ * src/cli/dev-secret.ts), or ignore it (commands that sign no token: nothing demanded).
  */
-export type SecretUse = 'use' | 'check' | 'ignore';
+export type SecretUse = 'read' | 'ignore';
 
-const MIN_SECRET_BYTES = 32;
-const SECRET_FILE = 'jwt-secret';
+/** The development secret's file name, beside the database. */
+export const SECRET_FILE = 'jwt-secret';
 
-/** loadConfig reads, validates and freezes the whole configuration; it throws ConfigError listing all problems. */
-export function loadConfig(env: Env, version = '0.0.0', secretUse: SecretUse = 'use'): Config {
+/** loadConfig reads, validates and freezes the whole configuration, writing nothing; it throws ConfigError listing all problems. */
+export function loadConfig(env: Env, version = '0.0.0', secretUse: SecretUse = 'read'): Config {
   const problems: string[] = [];
-  const read = new EnvReader(env, problems);
-
-  const nodeEnv = read.oneOf('NODE_ENV', ['development', 'production', 'test'] as const, 'development');
-  const databasePath = resolve(read.string('DATABASE_PATH', './data/app.db'));
-  const rawSecret = env.JWT_SECRET;
-  const logDir = env.LOG_DIR === undefined ? './logs' : env.LOG_DIR.trim();
-
-  const config: Config = {
-    env: nodeEnv,
-    version,
-    host: read.string('HOST', '127.0.0.1'),
-    port: read.int('PORT', 3000, 0, 65535),
-    workers: read.int('WORKERS', availableParallelism(), 1, 64),
-    shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT', 10, 1, 600) * 1000,
-    trustProxy: read.string('TRUST_PROXY', 'loopback'),
-    bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 100 * 1024, 1024, 10 * 1024 * 1024),
-    jwt: {
-      secret: '',
-      secretSource: 'env',
-      expiresInSeconds: read.duration('JWT_EXPIRES_IN', 3600),
-      issuer: read.string('JWT_ISSUER', 'backend-api'),
-      audience: read.string('JWT_AUDIENCE', 'backend-api'),
-    },
-    bcryptRounds: read.int('BCRYPT_ROUNDS', 12, 4, 15),
-    bcryptMaxWaitMs: read.int('BCRYPT_MAX_WAIT_MS', 2000, 1, 60_000),
-    database: {
-      path: databasePath,
-      synchronous: read.oneOf('DB_SYNCHRONOUS', ['NORMAL', 'FULL'] as const, 'NORMAL'),
-      checkpointIntervalMs: read.int('DB_CHECKPOINT_INTERVAL', 30, 1, 3600) * 1000,
-    },
-    redisUrl: read.optionalUrl('REDIS_URL', ['redis:', 'rediss:']),
-    redisCommandTimeoutMs: read.int('REDIS_COMMAND_TIMEOUT_MS', 300, 10, 10_000),
-    cache: {
-      enabled: read.bool('CACHE_ENABLED', true),
-      ttlSeconds: read.int('CACHE_TTL_SECONDS', 0, 0, 86_400),
-    },
-    rateLimit: {
-      max: read.int('RATE_LIMIT_MAX', 100, 0, 10_000_000),
-      windowSeconds: read.int('RATE_LIMIT_WINDOW_SECONDS', 900, 1, 86_400),
-      loginFailsPerIpPerDay: read.int('RATE_LIMIT_LOGIN_FAILS_PER_IP_PER_DAY', 100, 1, 1_000_000),
-      loginConsecutiveFails: read.int('RATE_LIMIT_LOGIN_CONSECUTIVE_FAILS', 10, 1, 1000),
-      loginBlockSeconds: read.int('RATE_LIMIT_LOGIN_BLOCK_SECONDS', 3600, 1, 86_400 * 7),
-    },
-    log: {
-      level: read.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'http', 'debug', 'silent'] as const, 'info'),
-      dir: logDir === '' ? null : resolve(logDir),
-      maxSize: read.size('LOG_MAX_SIZE'),
-    },
-    metricsToken: read.optionalSecret('METRICS_TOKEN', 16),
-    pm2Instance: env.pm_id === undefined ? null : read.int('NODE_APP_INSTANCE', 0, 0, 1024),
-    notifySocket: env.NOTIFY_SOCKET || null,
-  };
-
-  const secret =
-    secretUse === 'ignore' ? { secret: '', secretSource: 'unused' as const } : resolveJwtSecret(rawSecret, nodeEnv, dirname(databasePath), problems, secretUse === 'use');
-
+  // A command that signs no token neither reads nor judges the secret.
+  const read = secretUse === 'ignore' ? { ...env, JWT_SECRET: undefined } : env;
+  const { pm2, jwt, ...settings } = readTable(SETTINGS, read, problems);
+  const given = (read.JWT_SECRET?.trim() ?? '') !== '';
+  const resolved =
+    secretUse === 'ignore' ? { secret: '', secretSource: 'unused' as const } : readJwtSecret(jwt.secret, given, settings.env, dirname(settings.database.path), problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return deepFreeze({ ...config, jwt: { ...config.jwt, ...secret } });
+  return deepFreeze({ ...settings, version, jwt: { ...jwt, ...resolved }, pm2Instance: pm2.id === null ? null : pm2.instance });
 }
 
 /**
- * resolveJwtSecret takes JWT_SECRET from the environment; outside production, when it is
- * unset, it generates one once (when allowed to write) and keeps it beside the database so
- * restarts keep tokens valid. It never adds that file to another user's data directory (root
- * running the server against the service's state directory): such a process gets a secret of
- * its own that nothing keeps.
+ * readJwtSecret takes JWT_SECRET, which production demands; outside production, when it is
+ * unset, it reads the development secret kept beside the database, or says it is pending.
  */
-function resolveJwtSecret(
-  raw: string | undefined,
+function readJwtSecret(
+  value: string | null,
+  given: boolean,
   env: NodeEnv,
   dataDir: string,
   problems: string[],
-  mayWrite: boolean,
 ): { secret: string; secretSource: SecretSource } {
-  if (raw !== undefined && raw !== '') {
-    if (Buffer.byteLength(raw) < MIN_SECRET_BYTES) {
-      problems.push(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes (got ${Buffer.byteLength(raw)})`);
-    }
-    return { secret: raw, secretSource: 'env' };
-  }
+  if (given) return { secret: value ?? '', secretSource: 'env' };
   if (env === 'production') {
     problems.push('JWT_SECRET is required in production (at least 32 random bytes, e.g. `openssl rand -base64 48`)');
     return { secret: '', secretSource: 'env' };
   }
   const file = join(dataDir, SECRET_FILE);
-  if (!mayWrite && !existsSync(file)) return { secret: '', secretSource: 'pending' };
-  if (!existsSync(file) && ownedByAnotherUser(dataDir)) return { secret: randomBytes(48).toString('base64url'), secretSource: 'ephemeral' };
+  if (!existsSync(file)) return { secret: '', secretSource: 'pending' };
   try {
-    if (mayWrite) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    try {
-      // 'wx' fails when another process won the race; then its secret is the one to read.
-      if (mayWrite) writeFileSync(file, randomBytes(48).toString('base64url'), { flag: 'wx', mode: 0o600 });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const secret = readFileSync(file, 'utf8').trim();
-    if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) problems.push(`${file} holds a secret shorter than ${MIN_SECRET_BYTES} bytes`);
-    return { secret, secretSource: 'file' };
+    return { secret: readSecretFile(file), secretSource: 'file' };
   } catch (error) {
-    problems.push(`cannot keep a development JWT secret in ${file}: ${(error as Error).message}`);
+    problems.push((error as Error).message);
     return { secret: '', secretSource: 'file' };
   }
 }
 
-/** ownedByAnotherUser says whether a directory exists and belongs to someone other than this process's user. */
-function ownedByAnotherUser(dir: string): boolean {
+/** readSecretFile reads a development secret; it throws when the file cannot be read or holds too short a secret. */
+export function readSecretFile(file: string): string {
+  let secret: string;
   try {
-    return statSync(dir).uid !== process.geteuid?.();
-  } catch {
-    return false;
+    secret = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new Error(`cannot keep a development JWT secret in ${file}: ${(error as Error).message}`);
   }
-}
-
-class EnvReader {
-  constructor(
-    private readonly env: Env,
-    private readonly problems: string[],
-  ) {}
-
-  private raw(name: string): string | undefined {
-    const value = this.env[name];
-    return value === undefined || value.trim() === '' ? undefined : value.trim();
-  }
-
-  string(name: string, fallback: string): string {
-    return this.raw(name) ?? fallback;
-  }
-
-  int(name: string, fallback: number, min: number, max: number): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!/^-?\d+$/.test(value) || n < min || n > max) {
-      this.problems.push(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
-      return fallback;
-    }
-    return n;
-  }
-
-  bool(name: string, fallback: boolean): boolean {
-    const value = this.raw(name)?.toLowerCase();
-    if (value === undefined) return fallback;
-    if (['1', 'true', 'yes', 'on'].includes(value)) return true;
-    if (['0', 'false', 'no', 'off'].includes(value)) return false;
-    this.problems.push(`${name} must be true or false (got "${value}")`);
-    return fallback;
-  }
-
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const match = allowed.find((a) => a.toLowerCase() === value.toLowerCase());
-    if (match === undefined) this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
-    return match ?? fallback;
-  }
-
-  /** duration accepts seconds ("3600") or a number with a unit: s, m, h, d. */
-  duration(name: string, fallbackSeconds: number): number {
-    const value = this.raw(name);
-    if (value === undefined) return fallbackSeconds;
-    const match = /^(\d+)\s*([smhd]?)$/.exec(value);
-    const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match?.[2] ?? ''] ?? 1;
-    const seconds = match ? Number(match[1]) * unit : NaN;
-    if (!(seconds >= 10 && seconds <= 30 * 86_400)) {
-      this.problems.push(`${name} must be a duration from 10s to 30d, like 3600, 15m, 1h or 7d (got "${value}")`);
-      return fallbackSeconds;
-    }
-    return seconds;
-  }
-
-  /** size accepts a file size for the log rotation: 500k, 20m, 1g. */
-  size(name: string): string | null {
-    const value = this.raw(name);
-    if (value === undefined) return null;
-    if (/^\d+[kmg]$/i.test(value)) return value.toLowerCase();
-    this.problems.push(`${name} must be a size like 500k, 20m or 1g (got "${value}")`);
-    return null;
-  }
-
-  optionalUrl(name: string, protocols: string[]): string | null {
-    const value = this.raw(name);
-    if (value === undefined) return null;
-    try {
-      const url = new URL(value);
-      if (protocols.includes(url.protocol)) return value;
-    } catch {
-      // reported below
-    }
-    this.problems.push(`${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
-    return null;
-  }
-
-  optionalSecret(name: string, minBytes: number): string | null {
-    const value = this.raw(name);
-    if (value === undefined) return null;
-    if (Buffer.byteLength(value) < minBytes) this.problems.push(`${name} must be at least ${minBytes} bytes`);
-    return value;
-  }
+  if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) throw new Error(`${file} holds a secret shorter than ${MIN_SECRET_BYTES} bytes`);
+  return secret;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -48,8 +48,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   backup: async (config, args) => (await import('./cli/backup.js')).backupCommand(config, args),
 };
 
-/** What each command does with the JWT secret: only serve signs tokens; none but serve writes the development secret. */
-const SECRET_USE: Readonly<Record<string, SecretUse>> = { serve: 'use', 'check-config': 'check' };
+/** What each command does with the JWT secret: only serve signs tokens (and writes the development secret, in serve.ts); check-config shows it. */
+const SECRET_USE: Readonly<Record<string, SecretUse>> = { serve: 'read', 'check-config': 'read' };
 
 /** main dispatches the command line; every failure ends with a clear message and a non-zero exit. */
 async function main(argv: string[]): Promise<void> {

@@ -7,7 +7,7 @@ import { buildApp } from './app.js';
 import type { PasswordHasher } from './auth/passwords.js';
 import type { Config } from './config.js';
 import { closeDatabase, openDatabase, type Db } from './db/database.js';
-import type { Lifecycle } from './health/routes.js';
+import type { Lifecycle } from './health/states.js';
 import { problemBody, problems } from './http/errors.js';
 import { PROBLEM_TYPE } from './http/json-response.js';
 import type { Logger } from './logging/logger.js';

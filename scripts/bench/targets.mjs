@@ -3,11 +3,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const START_TIMEOUT_MS = 60_000;
@@ -40,17 +40,8 @@ function newestSource() {
   return Math.max(statSync(join(root, 'openapi.yaml')).mtimeMs, ...files.map((f) => statSync(join(root, 'src', f)).mtimeMs));
 }
 
-/** freePort asks the kernel for a port nobody listens on. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
+// The tests' freePort, the one there is.
+const { freePort } = await tsImport('../../src/test-support/free-port.ts', import.meta.url);
 
 /**
  * startServer runs one server and resolves once it answers: ours when GET /ready says 200, a

@@ -2,7 +2,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config.js';
 import { problems } from '../http/errors.js';
-import type { Role } from '../openapi/spec.js';
+import { isRole, type Role } from './roles.js';
 
 const VERIFIED_CACHE_SIZE = 10_000;
 
@@ -64,7 +64,7 @@ export function createTokenService(config: Config['jwt']): TokenService {
       if (typeof payload === 'string' || typeof payload.exp !== 'number') throw problems.invalidToken();
       const userId = Number(payload.sub);
       const { role, ver } = payload as { role?: unknown; ver?: unknown };
-      if (!Number.isSafeInteger(userId) || userId < 1 || (role !== 'user' && role !== 'admin') || !Number.isSafeInteger(ver)) {
+      if (!Number.isSafeInteger(userId) || userId < 1 || !isRole(role) || !Number.isSafeInteger(ver)) {
         throw problems.invalidToken();
       }
       const claims: TokenClaims = { userId, role, tokenVersion: ver as number };

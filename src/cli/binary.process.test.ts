@@ -1,3 +1,5 @@
+// The subject of this file is the built executable, which embeds the pinned Node 24 whichever
+// Node runs the test: `npm test -- --except-executable` leaves it out (CI's second runtime).
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createPasswordHasher } from '../auth/passwords.js';
+import { ADMIN_ROLE } from '../auth/roles.js';
 import type { Config } from '../config.js';
 import { migrate } from '../db/migrations.js';
 import { createWriter } from '../db/write.js';
@@ -36,7 +37,7 @@ export async function createAdminCommand(config: Config, args: string[], input: 
   try {
     migrate(db);
     const passwordHash = await passwords.hash(password);
-    const row = createUserRepository(db, createWriter(db)).create({ ...account, passwordHash }, () => 'admin');
+    const row = createUserRepository(db, createWriter(db)).create({ ...account, passwordHash }, () => ADMIN_ROLE);
     process.stdout.write(`${JSON.stringify(toUser(row))}\n`);
   } catch (error) {
     // Taken username or email: the API's own conflict, said to the operator.

@@ -168,12 +168,20 @@ describe('cluster mode on one WAL file', () => {
     await sleep(500);
     done = true;
     const [kept, closed] = await Promise.all(loads);
-    // A connection the primary took in and handed to a worker that exited before reading it stays open in the primary, unanswered.
-    const heldByPrimary = tcpSockets(server.pid, server.port, 'closeWait') + tcpSockets(server.pid, server.port, 'established');
+    // A connection the primary took in and handed to a worker that exited before reading it stays
+    // open in the primary, unanswered, for good. One being handed over holds the primary's copy
+    // until the worker's acknowledgement comes back, a moment later on a loaded machine.
+    const held = () => tcpSockets(server.pid, server.port, 'closeWait') + tcpSockets(server.pid, server.port, 'established');
+    const heldAtEnd = held();
+    let heldByPrimary = heldAtEnd;
+    for (let waited = 0; heldByPrimary > 0 && waited < 3000; waited += 100) {
+      await sleep(100);
+      heldByPrimary = held();
+    }
     const now = server.records().filter((r) => r.message === 'listening').map((r) => r.pid as number).slice(-2);
     console.log(
       `rolling restart: keep-alive ${JSON.stringify(kept!.statuses)}, ${kept!.failures.length} failures; one connection per request ${JSON.stringify(closed!.statuses)}, ` +
-        `${closed!.failures.length} failures; sockets held by the primary ${heldByPrimary}; workers ${before} → ${now}`,
+        `${closed!.failures.length} failures; sockets held by the primary ${heldAtEnd} at the end, ${heldByPrimary} after up to 3 s; workers ${before} → ${now}`,
     );
     for (const result of [kept!, closed!]) {
       assert.equal(result.failures.length, 0, JSON.stringify(result.failures.slice(0, 5)));

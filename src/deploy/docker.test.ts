@@ -8,6 +8,8 @@ import { RUNTIME } from '../../scripts/node-runtime.mjs';
 import { format, validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { parse } from 'yaml';
 import { projectRoot } from '../assets.js';
+import { SETTINGS } from '../config.js';
+import { settingsOf } from '../config-reader.js';
 
 // No Docker engine runs the image here (nor in CI): these tests lint both files and check
 // that their parts agree with each other and with the app, which is what breaks silently.
@@ -53,12 +55,9 @@ function dclint(file: string): string[] {
   return report!.messages.map((m) => `${m.line} ${m.rule}: ${m.message}`);
 }
 
-/** configVariables lists every environment variable src/config.ts reads. */
+/** configVariables lists every environment variable of the configuration table. */
 function configVariables(): Set<string> {
-  const source = readFileSync(join(projectRoot, 'src/config.ts'), 'utf8');
-  const read = [...source.matchAll(/read\.\w+\('([A-Z][A-Z0-9_]*)'/g)].map((m) => m[1]!);
-  const direct = [...source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!);
-  return new Set([...read, ...direct]);
+  return new Set(settingsOf(SETTINGS).map((setting) => setting.name));
 }
 
 describe('Dockerfile', () => {

@@ -35,7 +35,7 @@ function toAppError(error: unknown): AppError {
   // Errors that Express and its parsers raise for bad requests (a malformed %-escape in the path, say).
   const status = (error as { status?: unknown } | null)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new AppError(status, 'bad_request', 'Bad request', 'The request is malformed.', { cause: error });
+    return problems.badRequest(error, status);
   }
   return problems.internal(error);
 }

@@ -1,6 +1,7 @@
 import type { AppError } from './errors.js';
 import type { JsonInterceptor } from './json-response.js';
-import type { Operation, Role } from '../openapi/spec.js';
+import type { Role } from '../auth/roles.js';
+import type { Operation } from '../openapi/spec.js';
 
 /** Who is calling, as the auth loader established it. */
 export interface Auth {

@@ -1,10 +1,10 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { readAsset } from '../assets.js';
+import { isRole, ROLES, type Role } from '../auth/roles.js';
 import { createAjv } from './ajv.js';
 import { compileParameters, type ParameterReader } from './parameters.js';
 
-export type Role = 'user' | 'admin';
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Json = Record<string, unknown>;
 
@@ -43,6 +43,7 @@ const METHODS: readonly HttpMethod[] = ['get', 'post', 'put', 'patch', 'delete']
 export function loadSpec(text = readAsset('openapi.yaml'), cacheTtlSeconds?: number): Spec {
   const document = parse(text) as Json;
   const resolved = dereference(document, document) as Json;
+  checkRoleSchema(resolved);
   const paramAjv = createAjv('parameters');
   const bodyAjv = createAjv('bodies');
   const defaultBase = firstServerUrl(resolved) ?? '';
@@ -90,11 +91,23 @@ function cacheOf(op: Json, ttlOverride: number | undefined): Operation['cache'] 
   return { ttlSeconds: ttlOverride ?? ttl, resource };
 }
 
+/** rolesOf reads x-roles; a role that src/auth/roles.ts does not define stops the spec from loading. */
 function rolesOf(op: Json): Role[] | null {
   const roles = op['x-roles'];
   if (roles === undefined) return null;
   if (!Array.isArray(roles) || roles.length === 0) throw new Error(`${String(op.operationId)}: x-roles must be a non-empty list`);
+  const unknown = roles.filter((role) => !isRole(role));
+  if (unknown.length > 0) throw new Error(`${String(op.operationId)}: x-roles names ${unknown.join(', ')}, not a role of ROLES (${ROLES.join(', ')})`);
   return roles as Role[];
+}
+
+/** checkRoleSchema makes the spec's Role schema list exactly the roles of ROLES, so that requests and responses name no other. */
+function checkRoleSchema(document: Json): void {
+  const schema = ((document.components as Json | undefined)?.schemas as Json | undefined)?.Role as Json | undefined;
+  const values = schema?.enum;
+  if (!Array.isArray(values) || values.length !== ROLES.length || !ROLES.every((role) => values.includes(role))) {
+    throw new Error(`components.schemas.Role must be an enum of exactly ${ROLES.join(', ')} (got ${JSON.stringify(values)})`);
+  }
 }
 
 /** dereference replaces every local $ref with what it points at (the spec has no cycles). */

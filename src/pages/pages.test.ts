@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { ASSET_FILES, readAsset } from '../assets.js';
+import { ASSET_FILES, PAGE_ASSETS, readAsset } from '../assets.js';
 import { startTestApp, type TestApp } from '../test-support/app.js';
-import { PAGE_ASSETS } from './routes.js';
 
 const STRICT_CSP =
   "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';font-src 'self';" +

@@ -1,5 +1,5 @@
 import { Redis, ReplyError } from 'ioredis';
-import type { DependencyState } from '../health/routes.js';
+import type { DependencyState } from '../health/states.js';
 import type { Logger } from '../logging/logger.js';
 import { throttledWarn } from '../logging/throttle.js';
 import { createBreaker, type Breaker } from './breaker.js';

@@ -1,4 +1,4 @@
-import type { DependencyState } from '../health/routes.js';
+import type { DependencyState } from '../health/states.js';
 import { addCounts, emptyCounts, type Interval, type SampleRing } from './ring.js';
 import type { RouteCounts } from './sample.js';
 

@@ -1,4 +1,4 @@
-import type { DependencyState } from '../health/routes.js';
+import type { DependencyState } from '../health/states.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 /** RouteCounts are one route's cumulative counts, read from http_requests_total and its duration histogram. */

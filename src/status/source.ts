@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DependencyState, Lifecycle } from '../health/routes.js';
+import type { DependencyState, Lifecycle } from '../health/states.js';
 import { problems } from '../http/errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { ProcessModel } from '../process/model.js';

@@ -1,32 +1,9 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.js';
 import type { Writer } from '../db/write.js';
+import { TASK_COLUMNS, TASK_JSON, TASK_SELECT, type Task, type TaskStatus } from './task-shape.js';
 
-export type TaskStatus = 'todo' | 'in_progress' | 'done';
 export type TaskSort = 'createdAt' | 'updatedAt' | 'title';
-
-export interface TaskRow {
-  id: number;
-  title: string;
-  description: string | null;
-  status: TaskStatus;
-  due_date: string | null;
-  created_by: number | null;
-  created_at: string;
-  updated_at: string;
-}
-
-/** The API's Task. */
-export interface Task {
-  id: number;
-  title: string;
-  description: string | null;
-  status: TaskStatus;
-  dueDate: string | null;
-  createdBy: number | null;
-  createdAt: string;
-  updatedAt: string;
-}
 
 export interface TaskChanges {
   title?: string;
@@ -43,25 +20,9 @@ export interface TaskListQuery {
   after: { value: string | number; id: number } | undefined;
 }
 
-const SORT_COLUMNS: Readonly<Record<TaskSort, keyof TaskRow>> = { createdAt: 'created_at', updatedAt: 'updated_at', title: 'title' };
-
-/** toTask maps a row to the API's Task. */
-export function toTask(row: TaskRow): Task {
-  return {
-    id: row.id,
-    title: row.title,
-    description: row.description,
-    status: row.status,
-    dueDate: row.due_date,
-    createdBy: row.created_by,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
 /** taskListSql is the keyset query for one shape of list request; each shape has an index that serves it. */
 export function taskListSql(query: Omit<TaskListQuery, 'limit'> & { limit?: number }): string {
-  const column = SORT_COLUMNS[query.sort];
+  const column = TASK_COLUMNS[query.sort];
   const direction = query.order === 'asc' ? 'ASC' : 'DESC';
   const where = [
     ...(query.status !== undefined ? ['status = @status'] : []),
@@ -71,10 +32,6 @@ export function taskListSql(query: Omit<TaskListQuery, 'limit'> & { limit?: numb
   return `SELECT ${TASK_JSON} AS json, ${column} AS sort_value, id FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${column} ${direction}, id ${direction} LIMIT @limit`;
 }
 
-/** The API's Task as SQLite's json_object, field for field what toTask builds. */
-const TASK_JSON = `json_object('id', id, 'title', title, 'description', description, 'status', status, 'dueDate', due_date,
-  'createdBy', created_by, 'createdAt', created_at, 'updatedAt', updated_at)`;
-
 /** A list row: the task as JSON text, its sort key and its id (for the next cursor). */
 export type TaskListRow = [json: string, sortValue: string, id: number];
 
@@ -82,7 +39,7 @@ export type TaskRepository = ReturnType<typeof createTaskRepository>;
 
 /** createTaskRepository holds every SQL statement about tasks. */
 export function createTaskRepository(db: Db, write: Writer) {
-  const byId = db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?');
+  const byId = db.prepare<[number], Task>(`SELECT ${TASK_SELECT} FROM tasks WHERE id = ?`);
   const insert = db.prepare<[string, string | null, TaskStatus, string | null, number, string, string]>(
     'INSERT INTO tasks (title, description, status, due_date, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
@@ -117,7 +74,7 @@ export function createTaskRepository(db: Db, write: Writer) {
       });
     },
 
-    create(input: TaskChanges & { title: string }, createdBy: number): TaskRow {
+    create(input: TaskChanges & { title: string }, createdBy: number): Task {
       return write(() => {
         const now = new Date().toISOString();
         const { lastInsertRowid } = insert.run(
@@ -130,12 +87,12 @@ export function createTaskRepository(db: Db, write: Writer) {
           now,
         );
         bumpGeneration.run();
-        return byId.get(Number(lastInsertRowid)) as TaskRow;
+        return byId.get(Number(lastInsertRowid)) as Task;
       });
     },
 
     /** update applies the given fields; undefined when the task does not exist. */
-    update(id: number, changes: TaskChanges): TaskRow | undefined {
+    update(id: number, changes: TaskChanges): Task | undefined {
       return write(() => {
         const row = byId.get(id);
         if (!row) return undefined;
@@ -143,12 +100,12 @@ export function createTaskRepository(db: Db, write: Writer) {
           changes.title ?? row.title,
           changes.description !== undefined ? changes.description : row.description,
           changes.status ?? row.status,
-          changes.dueDate !== undefined ? changes.dueDate : row.due_date,
+          changes.dueDate !== undefined ? changes.dueDate : row.dueDate,
           new Date().toISOString(),
           id,
         );
         bumpGeneration.run();
-        return byId.get(id) as TaskRow;
+        return byId.get(id) as Task;
       });
     },
 

@@ -24,6 +24,15 @@ describe('tasks', () => {
     assert.equal(other.body.role, 'user');
   });
 
+  test('a task reads the same, field for field and in the same order, in a list as on its own', async () => {
+    const created = await app.api.post('/api/v1/tasks', { token: admin.token, json: { title: 'same shape', description: null, dueDate: '2026-12-31' } });
+    const one = await app.api.get(`/api/v1/tasks/${created.body.id}`, { token: user.token });
+    const list = await app.api.get('/api/v1/tasks?limit=100', { token: user.token });
+    const listed = list.body.data.find((task: { id: number }) => task.id === created.body.id);
+    assert.equal(JSON.stringify(listed), one.text);
+    assert.equal(one.text, created.text);
+  });
+
   test('an admin creates, reads, changes and deletes a task', async () => {
     const created = await app.api.post('/api/v1/tasks', {
       token: admin.token,

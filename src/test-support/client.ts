@@ -1,3 +1,4 @@
+import { ROLES, type Role } from '../auth/roles.js';
 import { assertMatchesContract } from './contract.js';
 
 export interface ApiResponse<T = any> {
@@ -46,7 +47,7 @@ export class ApiClient {
   private sequence = 0;
 
   /** signUp registers a fresh account (as the given admin's token allows) and logs it in. */
-  async signUp(role: 'user' | 'admin' = 'user', adminToken?: string, password = 'secret123') {
+  async signUp(role: Role = ROLES[0], adminToken?: string, password = 'secret123') {
     const name = `u${process.pid}_${++this.sequence}_${Math.random().toString(36).slice(2, 8)}`;
     const registered = await this.post('/api/v1/auth/register', {
       json: { username: name, email: `${name}@example.com`, password, role },

@@ -1,4 +1,5 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { ERROR_CODES } from '../http/errors.js';
 import { createAjv } from '../openapi/ajv.js';
 import { loadSpec, type Operation, type Spec } from '../openapi/spec.js';
 
@@ -41,13 +42,17 @@ export function assertMatchesContract(
   const isProblem = contentType?.startsWith('application/problem+json') ?? false;
   if (status >= 400 && !isProblem) throw new Error(`${where}: an error must be application/problem+json, got ${contentType}`);
   const op = findOperation(method === 'HEAD' ? 'GET' : method, pathname);
+  const problemCode = isProblem && method !== 'HEAD' ? assertCatalogueCode(body, where) : undefined;
   if (!op) {
     if (status !== 404 && status !== 405) throw new Error(`${where}: no operation in openapi.yaml matches`);
     validate('problem', problemSchema, body, where);
     return;
   }
-  const response = op.responses[String(status)] as { content?: Record<string, { schema?: object }>; headers?: Record<string, unknown> } | undefined;
+  const response = op.responses[String(status)] as DeclaredResponse | undefined;
   if (!response) throw new Error(`${where}: status ${status} is not declared for ${op.id}`);
+  if (problemCode !== undefined && response['x-codes'] && !response['x-codes'].includes(problemCode)) {
+    throw new Error(`${where}: code ${problemCode} is not among the x-codes of ${op.id}'s ${status}: ${response['x-codes'].join(', ')}`);
+  }
   const undeclared = API_HEADERS.filter((name) => headers.has(name) && !Object.keys(response.headers ?? {}).some((key) => key.toLowerCase() === name.toLowerCase()));
   if (undeclared.length > 0) throw new Error(`${where}: sends ${undeclared.join(', ')}, not declared for ${op.id}`);
   if (!response.content || method === 'HEAD') {
@@ -58,6 +63,15 @@ export function assertMatchesContract(
   const media = response.content[mediaType];
   if (!media) throw new Error(`${where}: media type ${mediaType} not declared (declared: ${Object.keys(response.content).join(', ')})`);
   if (media.schema) validate(`${op.id}:${status}:${mediaType}`, media.schema, body, where);
+}
+
+type DeclaredResponse = { content?: Record<string, { schema?: object }>; headers?: Record<string, unknown>; 'x-codes'?: string[] };
+
+/** assertCatalogueCode returns a problem document's code, and throws unless it is one of the catalogue's (src/http/errors.ts). */
+export function assertCatalogueCode(body: unknown, where: string): string {
+  const code = (body as { code?: unknown } | null)?.code;
+  if (!(ERROR_CODES as readonly unknown[]).includes(code)) throw new Error(`${where}: code ${String(code)} is not in the error catalogue (src/http/errors.ts)`);
+  return code as string;
 }
 
 function validate(key: string, schema: object, body: unknown, where: string): void {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../assets.js';
 import { testEnv } from './app.js';
+import { freePort } from './free-port.js';
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -32,17 +32,7 @@ export function sourceNodeArgs(): string[] {
   return ['--import', import.meta.resolve('tsx'), join(projectRoot, 'src/main.ts')];
 }
 
-/** freePort asks the kernel for a port nobody listens on. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface StartOptions {
   readonly env?: Record<string, string>;

@@ -2,7 +2,7 @@ import type { Db } from '../db/database.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { Writer } from '../db/write.js';
 import { problems } from '../http/errors.js';
-import type { Role } from '../openapi/spec.js';
+import { ADMIN_ROLE, type Role } from '../auth/roles.js';
 
 export interface UserRow {
   id: number;
@@ -45,7 +45,7 @@ export function createUserRepository(db: Db, write: Writer) {
   const authInfo = db.prepare<[number], Pick<UserRow, 'role' | 'token_version'>>('SELECT role, token_version FROM users WHERE id = ?');
   const anyUser = db.prepare<[], { one: number }>('SELECT 1 AS one FROM users LIMIT 1');
   const taken = db.prepare<[string, string], { username: string }>('SELECT username FROM users WHERE username = ? OR email = ? LIMIT 1');
-  const adminCount = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM users WHERE role = 'admin'");
+  const adminCount = db.prepare<[Role], { n: number }>('SELECT count(*) AS n FROM users WHERE role = ?');
   const insert = db.prepare<[string, string, string, Role, string, string]>(
     'INSERT INTO users (username, email, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
   );
@@ -62,8 +62,8 @@ export function createUserRepository(db: Db, write: Writer) {
     const existing = taken.get(username, email);
     if (!existing) return;
     throw existing.username.toLowerCase() === username.toLowerCase()
-      ? problems.conflict('username_taken', 'That username is taken.')
-      : problems.conflict('email_taken', 'An account with that email exists.');
+      ? problems.usernameTaken()
+      : problems.emailTaken();
   }
 
   return {
@@ -90,7 +90,7 @@ export function createUserRepository(db: Db, write: Writer) {
           return byId.get(Number(lastInsertRowid)) as UserRow;
         });
       } catch (error) {
-        if (isUniqueViolation(error)) throw problems.conflict('username_taken', 'That username or email is taken.');
+        if (isUniqueViolation(error)) throw problems.usernameTaken('That username or email is taken.');
         throw error;
       }
     },
@@ -105,8 +105,8 @@ export function createUserRepository(db: Db, write: Writer) {
         const user = byId.get(id);
         if (!user) throw problems.notFound('user');
         if (user.role === role) return user;
-        if (user.role === 'admin' && (adminCount.get() as { n: number }).n <= 1) {
-          throw problems.conflict('last_admin', 'The last administrator cannot be demoted.');
+        if (user.role === ADMIN_ROLE && (adminCount.get(ADMIN_ROLE) as { n: number }).n <= 1) {
+          throw problems.lastAdmin();
         }
         updateRole.run(role, new Date().toISOString(), id);
         return byId.get(id) as UserRow;

@@ -1,23 +1,10 @@
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import { stringify } from 'yaml';
-import { readAssetBytes } from '../assets.js';
+import { PAGE_ASSETS, readAssetBytes, SWAGGER_DIST } from '../assets.js';
 import { DOCS_CSP } from '../http/security-headers.js';
 
-const SWAGGER_DIST = 'node_modules/swagger-ui-dist';
-
-/** The files the pages need at run time; src/assets.ts lists them so that bundles carry them. */
-export const PAGE_ASSETS = [
-  'public/index.html',
-  'public/app.js',
-  'public/status.js',
-  'public/style.css',
-  `${SWAGGER_DIST}/swagger-ui.css`,
-  `${SWAGGER_DIST}/swagger-ui-bundle.js`,
-  `${SWAGGER_DIST}/swagger-ui-standalone-preset.js`,
-  `${SWAGGER_DIST}/favicon-16x16.png`,
-  `${SWAGGER_DIST}/favicon-32x32.png`,
-] as const;
+const PUBLIC = 'public/';
 
 const TYPES: Readonly<Record<string, string>> = {
   html: 'text/html; charset=utf-8',
@@ -84,10 +71,10 @@ export function pagesRouter(document: object): Pages {
     router.get(path, ...handlers);
   };
 
-  get('/', file('public/index.html', REVALIDATE));
-  get('/app.js', file('public/app.js', REVALIDATE));
-  get('/status.js', file('public/status.js', REVALIDATE));
-  get('/style.css', file('public/style.css', REVALIDATE));
+  for (const name of PAGE_ASSETS.filter((n) => n.startsWith(PUBLIC))) {
+    const base = name.slice(PUBLIC.length);
+    get(base === 'index.html' ? '/' : `/${base}`, file(name, REVALIDATE));
+  }
   get('/openapi.json', send(JSON.stringify(document), TYPES.json!, REVALIDATE));
   get('/openapi.yaml', send(stringify(document), TYPES.yaml!, REVALIDATE));
 

@@ -2,15 +2,7 @@ import type { Request, Response } from 'express';
 import type { Db } from '../db/database.js';
 import { storageWatch } from '../db/storage.js';
 import type { OperationHandler } from '../openapi/router.js';
-
-export type DependencyState = 'up' | 'down' | 'disabled';
-/** The database answers reads ('up'), answers reads but has no disk space for writes ('full'), or does not answer. */
-export type DatabaseState = 'up' | 'full' | 'down';
-
-/** Lifecycle is where the server tells the app whether it takes traffic. */
-export interface Lifecycle {
-  state: 'starting' | 'ready' | 'stopping';
-}
+import type { DatabaseState, DependencyState, Lifecycle } from './states.js';
 
 interface HealthDeps {
   readonly db: Db;

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { problems } from '../http/errors.js';
 import type { OperationHandler } from '../openapi/router.js';
-import type { Role } from '../openapi/spec.js';
+import { ADMIN_ROLE, DEFAULT_ROLE, type Role } from './roles.js';
 import { toUser, type UserRepository } from '../users/repository.js';
 import type { LoginGuard } from '../rate-limit/login-guard.js';
 import type { PasswordHasher } from './passwords.js';
@@ -27,16 +27,18 @@ export function authHandlers({ users, tokens, passwords, loginGuard, basePath }:
   return {
     async registerUser(req: Request, res: Response) {
       const body = req.input.body as RegisterBody;
-      const callerIsAdmin = req.auth?.role === 'admin';
+      const callerIsAdmin = req.auth?.role === ADMIN_ROLE;
+      // Nobody grants themselves more than the least role: with more roles than two, every one above it needs an administrator.
+      const asksForMore = body.role !== undefined && body.role !== DEFAULT_ROLE;
       // Every refusal that needs no hash comes before bcrypt, whose CPU a refused request must not cost.
       // The transaction below checks both again: it is the final word when sign-ups race.
-      if (body.role === 'admin' && !callerIsAdmin && users.any()) throw problems.adminRoleForbidden();
+      if (asksForMore && !callerIsAdmin && users.any()) throw problems.adminRoleForbidden();
       users.assertAvailable(body.username, body.email);
       const passwordHash = await passwords.hash(body.password);
       const row = users.create({ username: body.username, email: body.email, passwordHash }, (isFirstUser) => {
-        if (isFirstUser) return 'admin';
-        if (body.role === 'admin' && !callerIsAdmin) throw problems.adminRoleForbidden();
-        return body.role ?? 'user';
+        if (isFirstUser) return ADMIN_ROLE;
+        if (asksForMore && !callerIsAdmin) throw problems.adminRoleForbidden();
+        return body.role ?? DEFAULT_ROLE;
       });
       res.status(201).location(`${basePath}/users/${row.id}`).json(toUser(row));
     },

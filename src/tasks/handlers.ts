@@ -3,7 +3,8 @@ import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { problems } from '../http/errors.js';
 import type { OperationHandler } from '../openapi/router.js';
 import { RawJson } from '../http/json-response.js';
-import { toTask, type TaskChanges, type TaskRepository, type TaskSort, type TaskStatus } from './repository.js';
+import type { TaskChanges, TaskRepository, TaskSort } from './repository.js';
+import type { TaskStatus } from './task-shape.js';
 
 interface ListQuery {
   limit: number;
@@ -31,18 +32,18 @@ export function taskHandlers({ tasks, basePath }: { tasks: TaskRepository; baseP
     getTask(req: Request, res: Response) {
       const row = tasks.findById((req.input.path as { id: number }).id);
       if (!row) throw problems.notFound('task');
-      res.json(toTask(row));
+      res.json(row);
     },
 
     createTask(req: Request, res: Response) {
       const row = tasks.create(req.input.body as TaskChanges & { title: string }, req.auth!.userId);
-      res.status(201).location(`${basePath}/tasks/${row.id}`).json(toTask(row));
+      res.status(201).location(`${basePath}/tasks/${row.id}`).json(row);
     },
 
     updateTask(req: Request, res: Response) {
       const row = tasks.update((req.input.path as { id: number }).id, req.input.body as TaskChanges);
       if (!row) throw problems.notFound('task');
-      res.json(toTask(row));
+      res.json(row);
     },
 
     deleteTask(req: Request, res: Response) {

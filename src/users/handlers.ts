@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { problems } from '../http/errors.js';
 import type { OperationHandler } from '../openapi/router.js';
-import type { Role } from '../openapi/spec.js';
+import type { Role } from '../auth/roles.js';
 import { toUser, type UserRepository } from './repository.js';
 
 /** userHandlers: the administrators' view of accounts. */
