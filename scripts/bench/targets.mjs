@@ -40,8 +40,8 @@ function newestSource() {
   return Math.max(statSync(join(root, 'openapi.yaml')).mtimeMs, ...files.map((f) => statSync(join(root, 'src', f)).mtimeMs));
 }
 
-// The tests' freePort, the one there is.
-const { freePort } = await tsImport('../../src/test-support/free-port.ts', import.meta.url);
+// The tests' freePort, the one there is (the bench starts redis-server on one too).
+export const { freePort } = await tsImport('../../src/test-support/free-port.ts', import.meta.url);
 
 /**
  * startServer runs one server and resolves once it answers: ours when GET /ready says 200, a
