@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/database.js';
 import { JSON_TYPE, writeBody } from '../http/json-response.js';
@@ -63,7 +63,7 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
         if (res.statusCode !== 200) return writeBody(res, body, JSON_TYPE);
         // Only a response the cache could have answered says MISS; an error says nothing of the cache.
         res.setHeader('X-Cache', 'MISS');
-        const entry = { etag: `"${createHash('sha1').update(body).digest('base64url')}"`, body };
+        const entry = { etag: `"${hash('sha1', body, 'base64url')}"`, body };
         if (store) void store.set(key, entry, cache.ttlSeconds);
         send(req, res, entry);
       };
