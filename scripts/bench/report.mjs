@@ -22,6 +22,8 @@ function summarize(samples) {
     p99: pick('p99'),
     errors: samples.reduce((n, s) => n + s.errors, 0),
     cpu: pick('cpu'),
+    // CPU time per request of the server's process tree: steadier than req/s when other work shares the machine.
+    cpuUs: median(samples.map((s) => (s.cpu && s.rps ? (s.cpu / s.rps) * 1e6 : null))),
     rssMb: pick('rssMb'),
     heapMb: pick('heapMb'),
     totalRssMb: pick('totalRssMb'),
@@ -38,6 +40,12 @@ function pairedRatio(a, b, key = 'rps') {
   return median(a.samples.map((s, i) => (b.samples[i]?.[key] ? s[key] / b.samples[i][key] : null)));
 }
 
+/** cpuRatio is the median over rounds of a's CPU time per request ÷ b's: above 1, b does a request for less. */
+function cpuRatio(a, b) {
+  const perRequest = (s) => (s?.cpu && s.rps ? s.cpu / s.rps : null);
+  return median(a.samples.map((s, i) => (perRequest(s) && perRequest(b.samples[i]) ? perRequest(s) / perRequest(b.samples[i]) : null)));
+}
+
 /** report builds the JSON the bench writes: medians per scenario and target, ratios, and the targets' verdicts. */
 export function report(samples, meta) {
   const results = {};
@@ -47,6 +55,7 @@ export function report(samples, meta) {
     const r = results[scenario];
     ratios[scenario] = {};
     for (const ref of ['express', 'fastify', 'raw']) if (r[ref] && r.ours) ratios[scenario][`ours/${ref}`] = pairedRatio(r.ours, r[ref]);
+    if (r.express && r.ours) ratios[scenario]['CPU per request express/ours'] = cpuRatio(r.express, r.ours);
     if (r['ours-default'] && r.ours) ratios[scenario]['ours-default/ours'] = pairedRatio(r['ours-default'], r.ours);
     if (r.limited && r.ours) ratios[scenario]['limited/ours'] = pairedRatio(r.limited, r.ours);
     if (r.redis && r.ours) ratios[scenario]['redis/ours'] = pairedRatio(r.redis, r.ours);
@@ -67,7 +76,7 @@ export function report(samples, meta) {
   ]) {
     const x = ratios[scenario] ?? {};
     const value = x['ours/express'] ?? null;
-    goal(label, value, value >= 1, `${fmt(value, 2)}× Express; gap to Fastify ${fmt(x['ours/fastify'], 2)}×, to raw node:http ${fmt(x['ours/raw'], 2)}×`);
+    goal(label, value, value >= 1, `${fmt(value, 2)}× Express (CPU per request: ${fmt(x['CPU per request express/ours'], 2)}× as efficient); gap to Fastify ${fmt(x['ours/fastify'], 2)}×, to raw node:http ${fmt(x['ours/raw'], 2)}×`);
   }
   const limits = ratios['rate-limit'] ?? {};
   for (const [key, label] of [
@@ -120,13 +129,13 @@ function runMarkdown(m) {
     '',
     ...Object.entries(m.scenarios).map(([name, title]) => `- **${name}**: ${title}`),
     '',
-    '| scenario | target | req/s | p50 ms | p99 ms | errors | server CPU | RSS/worker MB | heap/worker MB | RSS total MB | load-gen CPU | ratio |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| scenario | target | req/s | p50 ms | p99 ms | errors | server CPU | CPU µs/req | RSS/worker MB | heap/worker MB | RSS total MB | load-gen CPU | ratio |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   for (const [name, targets] of Object.entries(m.results)) {
     for (const [target, r] of Object.entries(targets)) {
       const ratio = ratioCell(m.ratios[name] ?? {}, target);
-      const cells = [name, target, fmt(r.rps), fmt(r.p50), fmt(r.p99), r.errors, `${fmt(r.cpu === null ? null : r.cpu * 100)}%`, fmt(r.rssMb), fmt(r.heapMb), fmt(r.totalRssMb), `${fmt(r.loadCpu === null ? null : r.loadCpu * 100)}%`, ratio];
+      const cells = [name, target, fmt(r.rps), fmt(r.p50), fmt(r.p99), r.errors, `${fmt(r.cpu === null ? null : r.cpu * 100)}%`, fmt(r.cpuUs), fmt(r.rssMb), fmt(r.heapMb), fmt(r.totalRssMb), `${fmt(r.loadCpu === null ? null : r.loadCpu * 100)}%`, ratio];
       lines.push(`| ${cells.join(' | ')} |`);
     }
   }
