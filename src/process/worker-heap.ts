@@ -1,10 +1,10 @@
 /**
- * WORKER_SEMI_SPACE_MB is the largest semi-space of a worker's young generation. V8's default
- * (16 MB, two of them) is for throughput on machines with memory to spare; a worker's garbage
- * is short-lived request data, so small semi-spaces cost a few more scavenges of little each and
- * keep tens of megabytes off every worker's RSS (see README, Performance).
+ * WORKER_SEMI_SPACE_MB is the largest semi-space of a worker's young generation. V8's default is
+ * 16 MB (two of them). Measured on the hot list on Node 24 (scripts/bench/ab.mjs, README,
+ * Performance): 8 MB costs no CPU per request that the bench can see and keeps ~12 MB off a
+ * loaded worker's RSS; 2 MB kept 30 MB off but cost a quarter more CPU per request.
  */
-export const WORKER_SEMI_SPACE_MB = 2;
+export const WORKER_SEMI_SPACE_MB = 8;
 
 /**
  * workerNodeOptions is NODE_OPTIONS for the workers: the operator's, plus the semi-space size
