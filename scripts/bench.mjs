@@ -2,22 +2,21 @@
 // npm run bench: measures the API against reference servers started in the same run, on the same
 // SQLite file and with the same tokens, and reports ratios: this machine is shared, so absolute
 // numbers drift, while runs interleaved a few seconds apart drift together.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { connect } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { summarizeProfiles } from './bench/cpu-profile.mjs';
 import { check, measure, startLoadGenerator } from './bench/measure.mjs';
 import { markdown, report } from './bench/report.mjs';
 import { REFERENCES, SCENARIOS, targetsOf } from './bench/scenarios.mjs';
+import { startRedis } from './bench/redis.mjs';
 import { prepareRuntime, runtimeNames } from './bench/runtime.mjs';
 import { reset, seed, SEED_TASKS } from './bench/seed.mjs';
-import { freePort, oursCommand, pinning, startServer, workerMemory } from './bench/targets.mjs';
+import { oursCommand, pinning, startServer, workerMemory } from './bench/targets.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const HELP = `Usage: npm run bench [-- options]
@@ -185,27 +184,6 @@ function startOurs(key, { cached, workers, allCores, withRedis, limited }) {
   };
   // WORKERS unset gets every core; a single worker is kept off the load generator's core unless told otherwise.
   return startServer({ name: key, command: withRuntime(command), env, core: workers === '1' && !allCores ? 0 : null });
-}
-
-/** startRedis runs a redis-server without persistence for the -redis targets, or says why it cannot. */
-async function startRedis() {
-  if (spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status !== 0) return null;
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    if (await answersPing(port)) return { url: `redis://127.0.0.1:${port}`, child };
-    await sleep(50);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`redis-server did not answer on port ${port}`);
-}
-
-function answersPing(port) {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => resolve(socket.destroy() || String(data).startsWith('+PONG')));
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function main() {
