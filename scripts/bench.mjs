@@ -13,8 +13,10 @@ import { summarizeProfiles } from './bench/cpu-profile.mjs';
 import { check, measure, startLoadGenerator } from './bench/measure.mjs';
 import { markdown, report } from './bench/report.mjs';
 import { REFERENCES, SCENARIOS, targetsOf } from './bench/scenarios.mjs';
+import { startRedis } from './bench/redis.mjs';
+import { prepareRuntime, runtimeNames } from './bench/runtime.mjs';
 import { reset, seed, SEED_TASKS } from './bench/seed.mjs';
-import { oursCommand, pinning, startServer } from './bench/targets.mjs';
+import { oursCommand, pinning, startServer, workerMemory } from './bench/targets.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const HELP = `Usage: npm run bench [-- options]
@@ -32,7 +34,12 @@ exits 0 whatever the numbers, and 1 only when something crashed or failed.
   --scenarios a,b    a subset of: ${SCENARIOS.map((s) => s.name).join(', ')}
   --quick            a smoke run: 1 s, 0.25 s warm-up, 1 round
   --bcrypt-rounds N  BCRYPT_ROUNDS of our server (default 12, the production default)
-  --source           run our server from source even when dist/main.cjs exists
+  --node LIST        the Node that runs every server: 24 (the pinned runtime the executable ships,
+                     scripts/node-runtime.mjs), current (the Node running the bench) or both, as
+                     24,current: the whole run once per runtime, one report (default 24, or
+                     current with --source)
+  --env NAME=VALUE   add to our servers' environment (repeatable), e.g. to measure a setting
+  --source           run our server from source even when dist/main.cjs exists (current Node only)
   --build            bundle the source as it is now (npm run build -- --bundle-only, into
                      bench-results/.bundle/, dist/ untouched) and run that
   --cpu-prof DIR     profile every server (node --cpu-prof; each of our workers too) into
@@ -54,6 +61,8 @@ try {
       quick: { type: 'boolean', default: false },
       'bcrypt-rounds': { type: 'string', default: '12' },
       source: { type: 'boolean', default: false },
+      node: { type: 'string' },
+      env: { type: 'string', multiple: true, default: [] },
       build: { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       out: { type: 'string', default: join(root, 'bench-results') },
@@ -89,6 +98,19 @@ if (unknown.length) usage(`unknown scenario(s): ${unknown.join(', ')}`);
 const scenarios = SCENARIOS.filter((s) => names.includes(s.name));
 const defaultWorkers = availableParallelism();
 const profileDir = flags['cpu-prof'] ? resolve(flags['cpu-prof']) : null;
+const extraEnv = Object.fromEntries(
+  flags.env.map((pair) => {
+    const at = pair.indexOf('=');
+    if (at < 1) usage(`--env takes NAME=VALUE (got "${pair}")`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  }),
+);
+let runtimes;
+try {
+  runtimes = runtimeNames(flags.node ?? (flags.source ? 'current' : '24'));
+} catch (error) {
+  usage(error.message);
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'backend-api-bench-'));
 const databasePath = join(dir, 'bench.db');
@@ -106,45 +128,62 @@ const bundle = flags.build ? join(ownBundle, 'main.cjs') : undefined;
 const ours = oursCommand({ source: flags.source, bundle });
 const servers = new Map();
 let load;
+let redis = null;
+let runtime = null;
 const startedAt = Date.now();
 const elapsed = () => `${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
+/** The global limit of the rate-limit scenario: far above what the bench sends, so it counts every request and refuses none. */
+const BENCH_RATE_LIMIT = { RATE_LIMIT_MAX: '10000000', RATE_LIMIT_WINDOW_SECONDS: '60' };
 
 /**
  * serverOf describes the server that answers a scenario's target: a reference, or one of ours,
- * keyed ours-<cached|uncached>-<1|default>, plus -all-cores for a single worker left unpinned.
+ * keyed ours-<cached|uncached>-<1|default>, plus -all-cores for a single worker left unpinned,
+ * -redis with REDIS_URL, -limited with the global rate limit on.
  */
 function serverOf(scenario, target) {
   if (REFERENCES.includes(target)) return { key: target };
   const workers = target === 'ours-default' ? 'default' : '1';
   const allCores = target.endsWith('-all-cores');
-  return { key: `ours-${scenario.ours}-${workers}${allCores ? '-all-cores' : ''}`, ours: { cached: scenario.ours === 'cached', workers, allCores } };
+  const withRedis = target === 'redis' || target === 'limited-redis';
+  const limited = target.startsWith('limited');
+  const key = `ours-${scenario.ours}-${workers}${allCores ? '-all-cores' : ''}${withRedis ? '-redis' : ''}${limited ? '-limited' : ''}`;
+  return { key, ours: { cached: scenario.ours === 'cached', workers, allCores, withRedis, limited } };
 }
 
 /** profiling is node's arguments to profile one server (cluster workers inherit them). */
 function profiling(key) {
-  return profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, key)}`] : [];
+  return profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, runtime.name, key)}`] : [];
+}
+
+/** withRuntime runs a command (node first) on the runtime being measured. */
+function withRuntime(command) {
+  return [runtime.node, ...command.slice(1)];
 }
 
 /**
  * startOurs runs our server the way production does, apart from the rate limit, the bcrypt
  * queue's wait bound and its own log directory. The login scenarios drive bcrypt at saturation
  * with every server on one core: the bound (2 s by default) would shed that load with 503s,
- * which is its job, but then the bench would measure refusals instead of logins.
+ * which is its job, but then the bench would measure refusals instead of logins. The rate limit
+ * is off but in the rate-limit scenario, where it is on with a budget too large to refuse.
  */
-function startOurs(key, { cached, workers, allCores }) {
-  const { command } = oursCommand({ source: flags.source, bundle, nodeArgs: profiling(key) });
+function startOurs(key, { cached, workers, allCores, withRedis, limited }) {
+  const { command } = oursCommand({ source: flags.source, bundle: runtime.bundle, nodeArgs: profiling(key) });
   const env = {
     ...baseEnv,
     RATE_LIMIT_MAX: '0',
+    ...(limited ? BENCH_RATE_LIMIT : {}),
+    ...(withRedis ? { REDIS_URL: redis.url } : {}),
     BCRYPT_MAX_WAIT_MS: '60000',
-    LOG_DIR: join(dir, 'logs', key),
+    LOG_DIR: join(dir, 'logs', runtime.name, key),
     LOG_LEVEL: 'info',
     BCRYPT_ROUNDS: String(bcryptRounds),
     CACHE_ENABLED: String(cached),
     ...(workers === '1' ? { WORKERS: '1' } : {}),
+    ...extraEnv,
   };
   // WORKERS unset gets every core; a single worker is kept off the load generator's core unless told otherwise.
-  return startServer({ name: key, command, env, core: workers === '1' && !allCores ? 0 : null });
+  return startServer({ name: key, command: withRuntime(command), env, core: workers === '1' && !allCores ? 0 : null });
 }
 
 async function main() {
@@ -157,7 +196,41 @@ async function main() {
   const warnings = ours.stale ? ['our bundle is older than the source: it measured code that changed since (run `npm run build`, or pass --build or --source)'] : [];
   for (const w of warnings) console.warn(`bench: ${w}`);
   load = await startLoadGenerator(1);
-  const specs = new Map(scenarios.flatMap((s) => targetsOf(s, defaultWorkers, pinning).map((t) => serverOf(s, t))).map((spec) => [spec.key, spec]));
+  redis = await startRedis();
+  if (!redis) warnings.push('redis-server is not installed: the rate-limit scenario ran without its Redis targets');
+
+  const runs = [];
+  for (const name of runtimes) {
+    runtime = { name, ...prepareRuntime(name, { bundle: ours.bundle, dir: join(dir, `runtime-${name}`), log: (line) => console.log(`bench: ${line}`) }) };
+    console.log(`bench: servers on ${runtime.label}`);
+    runs.push(await runOn(warnings));
+    rmSync(databasePath, { force: true });
+    for (const suffix of ['-wal', '-shm']) rmSync(`${databasePath}${suffix}`, { force: true });
+  }
+  load.stop();
+  redis?.child.kill('SIGTERM');
+
+  const summary = {
+    date: new Date().toISOString(),
+    ours: { runs: ours.runs, stale: ours.stale },
+    benchNode: process.version,
+    runs,
+    warnings,
+  };
+  const text = markdown(summary);
+  mkdirSync(flags.out, { recursive: true });
+  const stamp = summary.date.replace(/[:.]/g, '-');
+  for (const base of [stamp, 'latest']) {
+    writeFileSync(join(flags.out, `${base}.json`), `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileSync(join(flags.out, `${base}.md`), text);
+  }
+  console.log(`\n${text}\nbench: wrote ${join(flags.out, `${stamp}.{json,md}`)} and latest.{json,md}`);
+}
+
+/** runOn measures every scenario with every server on the current runtime and returns its report. */
+async function runOn(warnings) {
+  const runTargets = (s) => targetsOf(s, defaultWorkers, pinning).filter((t) => redis || !t.endsWith('redis'));
+  const specs = new Map(scenarios.flatMap((s) => runTargets(s).map((t) => serverOf(s, t))).map((spec) => [spec.key, spec]));
   const oursKeys = [...specs.keys()].filter((k) => specs.get(k).ours);
   // The first of ours makes the schema; the accounts and tasks must exist before the references start.
   const first = oursKeys.includes('ours-cached-1') ? 'ours-cached-1' : oursKeys[0];
@@ -165,11 +238,14 @@ async function main() {
   const tokens = await seed(servers.get(first).url, databasePath);
   await Promise.all(
     [...specs.values()].filter(({ key }) => key !== first).map(async ({ key, ours: spec }) => {
-      const reference = { name: key, command: [process.execPath, ...profiling(key), join(root, `scripts/bench/reference-${key}.mjs`)], env: baseEnv, core: 0 };
+      const reference = { name: key, command: [runtime.node, ...profiling(key), join(runtime.referenceDir, `reference-${key}.mjs`)], env: baseEnv, core: 0 };
       servers.set(key, await (spec ? startOurs(key, spec) : startServer(reference)));
     }),
   );
   console.log(`bench: ${servers.size} servers up after ${elapsed()}; ${rounds} round(s) of ${scenarios.length} scenario(s)`);
+  // Idle memory: every worker has served its first requests (the seed, the checks) and none since.
+  const idle = {};
+  for (const key of oursKeys) idle[key] = await workerMemory(servers.get(key), tokens.adminToken);
 
   const samples = {};
   const bodies = {};
@@ -177,7 +253,7 @@ async function main() {
     if (round > 0) reset(databasePath);
     for (const scenario of scenarios) {
       const line = [];
-      for (const target of targetsOf(scenario, defaultWorkers, pinning)) {
+      for (const target of runTargets(scenario)) {
         const server = servers.get(serverOf(scenario, target).key);
         assertAlive();
         const workers = target === 'ours-default' ? defaultWorkers : 1;
@@ -189,41 +265,37 @@ async function main() {
         }
         if (!withLogins && scenario.warmup !== false && warmupSeconds > 0) await load.run({ main: { ...options, duration: warmupSeconds } });
         const job = { main: options, ...(withLogins ? { background: forServer(server, scenario.background(), { duration: seconds }) } : {}) };
-        const sample = await measure(load, server, job);
+        const sample = { ...(await measure(load, server, job)), server: server.name };
+        // The heap of the workers as the status view sampled it (every 2 s) during the load.
+        if (!REFERENCES.includes(target)) sample.heapMb = (await workerMemory(server, tokens.adminToken)).heapMb;
         ((samples[scenario.name] ??= {})[target] ??= []).push(sample);
         line.push(`${target} ${Math.round(sample.rps)} req/s p99 ${sample.p99} ms${sample.errors ? ` ${sample.errors} errors` : ''}`);
       }
-      console.log(`[${elapsed()}] round ${round + 1}/${rounds} ${scenario.name}: ${line.join(' · ')}`);
+      console.log(`[${elapsed()}] ${runtime.name} round ${round + 1}/${rounds} ${scenario.name}: ${line.join(' · ')}`);
     }
   }
   assertAlive();
   const differ = compareBodies(bodies);
   for (const w of differ) console.warn(`bench: ${w}`);
-  warnings.push(...differ);
+  warnings.push(...differ.map((w) => `${runtime.label}: ${w}`));
 
   const summary = report(samples, {
+    runtime: runtime.label,
     seconds, warmupSeconds, rounds, connections, bcryptRounds, defaultWorkers,
-    cores: availableParallelism(), cpu: cpus()[0]?.model?.trim() ?? 'unknown', node: process.version,
+    cores: availableParallelism(), cpu: cpus()[0]?.model?.trim() ?? 'unknown', node: runtime.version,
     pinning: pinning
-      ? 'WORKERS=1 servers and the references pinned to core 0 (taskset), autocannon to core 1; the WORKERS-unset server and the *-all-cores targets get every core, autocannon still on core 1.'
+      ? 'WORKERS=1 servers and the references pinned to core 0 (taskset), autocannon to core 1; the WORKERS-unset server and the *-all-cores targets get every core, autocannon still on core 1; redis-server unpinned.'
       : 'No CPU pinning (taskset missing or a single core): server and load generator share the cores.',
-    ours: { runs: ours.runs, stale: ours.stale },
     versions: Object.fromEntries(['express', 'fastify', 'autocannon'].map((p) => [p, createRequire(import.meta.url)(`${p}/package.json`).version])),
     seedTasks: SEED_TASKS,
     listBytes: bodies['list-sqlite']?.ours?.length ?? bodies['hot-list']?.ours?.length ?? null,
     scenarios: Object.fromEntries(scenarios.map((s) => [s.name, s.title])),
-    warnings,
+    idle,
   });
-  await stopAll();
-  const text = markdown(summary);
-  mkdirSync(flags.out, { recursive: true });
-  const stamp = summary.date.replace(/[:.]/g, '-');
-  for (const base of [stamp, 'latest']) {
-    writeFileSync(join(flags.out, `${base}.json`), `${JSON.stringify(summary, null, 2)}\n`);
-    writeFileSync(join(flags.out, `${base}.md`), text);
-  }
-  console.log(`\n${text}\nbench: wrote ${join(flags.out, `${stamp}.{json,md}`)} and latest.{json,md}`);
-  if (profileDir) for (const key of specs.keys()) console.log(`\nCPU profile of ${key} (${join(profileDir, key)}):\n${summarizeProfiles(join(profileDir, key), { top: 20 })}`);
+  // A server writes its profile as it exits.
+  await stopServers();
+  if (profileDir) for (const key of specs.keys()) console.log(`\nCPU profile of ${key} on ${runtime.label} (${join(profileDir, runtime.name, key)}):\n${summarizeProfiles(join(profileDir, runtime.name, key), { top: 20 })}`);
+  return summary;
 }
 
 /** requestOptions are autocannon's options for one target of a scenario. */
@@ -260,9 +332,9 @@ function assertAlive() {
   }
 }
 
-async function stopAll() {
-  load?.stop();
+async function stopServers() {
   await Promise.all([...servers.values()].map((s) => s.stop()));
+  servers.clear();
 }
 
 try {
@@ -273,5 +345,6 @@ try {
   console.error(`bench: the database and logs stay in ${dir}`);
   for (const server of servers.values()) server.child.kill('SIGKILL');
   load?.child.kill('SIGKILL');
+  redis?.child.kill('SIGKILL');
   process.exit(1);
 }

@@ -1,16 +1,20 @@
-import express, { type Express, type Request, type RequestHandler } from 'express';
-import helmet from 'helmet';
+import express, { type Request, type RequestHandler } from 'express';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { authLoader, requireRole } from './auth/middleware.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { authHandlers } from './auth/handlers.js';
 import { createTokenService } from './auth/tokens.js';
 import type { Config } from './config.js';
 import type { Db } from './db/database.js';
+import { changeClock, factCache } from './db/change-clock.js';
 import { createWriter } from './db/write.js';
 import { healthHandlers } from './health/handlers.js';
 import type { DependencyState, Lifecycle } from './health/states.js';
 import { jsonBody } from './http/body.js';
 import { errorHandler, notFound } from './http/error-handler.js';
+import { sendJson } from './http/json-response.js';
+import { runChain } from './http/pipeline.js';
+import { securityHeaders } from './http/security-headers.js';
 import { createKeyedWrites, IDEMPOTENCY_TTL_SECONDS } from './idempotency/keyed-writes.js';
 import { createIdempotencyStore } from './idempotency/store.js';
 import { loggerRequestLog, requestContext } from './http/request-context.js';
@@ -52,19 +56,34 @@ export interface AppDeps {
   readonly observe?: (operationId: string) => void;
 }
 
+/** The app: one request listener, and node:http's classes for the server that runs it. */
+export interface App {
+  /** handle answers every request, API or page, through the same stages. */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Requests and responses are born with Express's prototypes (req.ip, res.json, …): nothing swaps them per request. */
+  readonly IncomingMessage: typeof IncomingMessage;
+  readonly ServerResponse: typeof ServerResponse;
+}
+
 const API_BASE = '/api/v1';
 /** How many times the API's per-client budget the pages (dashboard, Swagger UI, the spec) get. */
 const PAGES_BUDGET_FACTOR = 10;
+/** How many accounts' role and token version are kept between changes of the database. */
+const AUTH_INFO_KEPT = 10_000;
 
-/** buildApp assembles the Express app; it never listens. */
-export function buildApp(deps: AppDeps): Express {
+/** buildApp assembles the app; it never listens. */
+export function buildApp(deps: AppDeps): App {
   const { config, db, logger, model } = deps;
   const spec = deps.spec ?? loadSpec(undefined, config.cache.ttlSeconds || undefined);
   const redis = deps.redis ?? null;
   const metrics = model.metrics;
   metrics.watchRedis(() => redis?.state() === 'up');
   const keyedWrites = createKeyedWrites(db, createIdempotencyStore(db, IDEMPOTENCY_TTL_SECONDS), logger);
-  const write = createWriter(db, () => metrics.busyRetries.inc(), keyedWrites.hold);
+  // Facts read on every request (the caller's token version, a resource's generation) are kept
+  // until the database changes: one PRAGMA per request instead of a read per fact.
+  const clock = changeClock(db);
+  const tickOf = (req: Request) => (req.dbTick !== undefined ? req.dbTick : (req.dbTick = clock.tick()));
+  const write = createWriter(db, () => metrics.busyRetries.inc(), keyedWrites.hold, clock.wrote);
   const users = createUserRepository(db, write);
   const tasks = createTaskRepository(db, write);
   const tokens = createTokenService(config.jwt);
@@ -80,7 +99,9 @@ export function buildApp(deps: AppDeps): Express {
     : redis
       ? redisStore(redis.client, (error) => warn('cache', 'cache unavailable; reading from SQLite', { error: (error as Error)?.message }))
       : memoryStore();
-  const generation = generationReader(db);
+  const generationOf = factCache(generationReader(db), 64);
+  const generation = (req: Request, resource: string) => generationOf(tickOf(req), resource);
+  const authInfoOf = factCache(users.authInfo, AUTH_INFO_KEPT);
   const redisState = (): DependencyState => redis?.state() ?? 'disabled';
   const status = statusSource({ model, redisState, databasePath: config.database.path, lifecycle: deps.lifecycle, logger });
 
@@ -94,14 +115,17 @@ export function buildApp(deps: AppDeps): Express {
   };
 
   const pages = pagesRouter(spec.document);
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('trust proxy', trustProxySetting(config.trustProxy));
+  // Express gives the pages their router and every request its req/res methods; the API's
+  // operations are dispatched by their own table, without Express's router in between.
+  const framework = express();
+  framework.disable('x-powered-by');
+  framework.set('etag', false);
+  framework.set('trust proxy', trustProxySetting(config.trustProxy));
+  framework.response.json = sendJson;
+  framework.use(pages.router);
 
   // The order every request goes through, top to bottom.
-  app.use(requestContext(model.logRequest ?? loggerRequestLog(logger), metrics));
-  app.use(securityHeaders());
+  const stages: RequestHandler[] = [requestContext(model.logRequest ?? loggerRequestLog(logger), metrics), securityHeaders(pages.paths)];
   if (config.rateLimit.max > 0) {
     const { max, windowSeconds } = config.rateLimit;
     const bucket = (policy: string, limit: number) => ({ policy, limit, windowSeconds, limiter: limiters({ keyPrefix: policy, points: limit, durationSeconds: windowSeconds }) });
@@ -111,11 +135,10 @@ export function buildApp(deps: AppDeps): Express {
     const pagesBucket = bucket('pages', max * PAGES_BUDGET_FACTOR);
     const exempt = new Set(spec.operations.filter((op) => op.rateLimit === 'none').map((op) => op.path));
     const bucketOf = (req: Request) => (exempt.has(req.path) ? null : pages.paths.has(req.path) ? pagesBucket : api);
-    app.use(globalRateLimit({ bucketOf, onReject: (policy) => metrics.rateLimited.inc({ limiter: policy }) }, logger));
+    stages.push(globalRateLimit({ bucketOf, onReject: (policy) => metrics.rateLimited.inc({ limiter: policy }) }, logger));
   }
-  app.use(authLoader(tokens, users));
-  app.use(pages.router);
-  app.use(
+  stages.push(
+    authLoader(tokens, (req, userId) => authInfoOf(tickOf(req), userId)),
     operationsRouter(spec, handlers, {
       before: (op) => (op.roles ? [requireRole(op)] : []),
       body: jsonBody(config.bodyLimitBytes),
@@ -127,30 +150,27 @@ export function buildApp(deps: AppDeps): Express {
         ...responseCache(op, { store: cacheStore, generation, onResult: (result) => metrics.cacheResults.inc({ result }) }),
       ],
     }),
+    // What no operation answered: the pages, else 404.
+    framework as unknown as RequestHandler,
+    notFound,
   );
-  app.use(notFound);
-  app.use(errorHandler(logger));
-  return app;
-}
+  const handleError = errorHandler(logger);
 
-function securityHeaders(): RequestHandler {
-  return helmet({
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        fontSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-      },
+  class ApiRequest extends IncomingMessage {}
+  Object.setPrototypeOf(ApiRequest.prototype, framework.request);
+  class ApiResponse extends ServerResponse {}
+  Object.setPrototypeOf(ApiResponse.prototype, framework.response);
+  return {
+    IncomingMessage: ApiRequest,
+    ServerResponse: ApiResponse as typeof ServerResponse,
+    handle(incoming, outgoing) {
+      const req = incoming as Request;
+      const res = outgoing as express.Response;
+      // What Express's own handler would link (req.fresh, res.json and others read them).
+      req.res = res;
+      runChain(stages, req, res, (error?: unknown) => handleError(error, req, res, () => {}));
     },
-  });
+  };
 }
 
 function observeOperation(op: Operation, observe: (operationId: string) => void): RequestHandler {

@@ -9,7 +9,9 @@ import type { Config } from './config.js';
 import { closeDatabase, openDatabase, type Db } from './db/database.js';
 import type { Lifecycle } from './health/states.js';
 import { problemBody, problems } from './http/errors.js';
+import { PROBLEM_TYPE } from './http/json-response.js';
 import type { Logger } from './logging/logger.js';
+import type { Spec } from './openapi/spec.js';
 import type { ProcessModel } from './process/model.js';
 import { connectRedis } from './redis/client.js';
 
@@ -41,6 +43,8 @@ export interface ServeOptions {
   readonly acceptGraceMs?: number;
   readonly observe?: (operationId: string) => void;
   readonly passwords?: PasswordHasher;
+  /** The contract to serve (default: openapi.yaml). */
+  readonly spec?: Spec;
 }
 
 /** serve builds the app and listens; the returned drain is the graceful shutdown. */
@@ -60,9 +64,16 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     model: options.model,
     ...(options.observe ? { observe: options.observe } : {}),
     ...(options.passwords ? { passwords: options.passwords } : {}),
+    ...(options.spec ? { spec: options.spec } : {}),
   });
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 });
+  const server = createServer({
+    requestTimeout: 30_000,
+    headersTimeout: 20_000,
+    keepAliveTimeout: 65_000,
+    IncomingMessage: app.IncomingMessage,
+    ServerResponse: app.ServerResponse,
+  });
   server.on('clientError', answerClientError);
   const active = new Set<ServerResponse>();
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
@@ -72,7 +83,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     res.once('close', () => active.delete(res));
   });
   // After the listener above, so that a response the app finishes synchronously still carries it.
-  server.on('request', app);
+  server.on('request', app.handle);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -137,7 +148,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     const body = JSON.stringify(problemBody(problem, requestId));
     socket.write(
       `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
-        'Content-Type: application/problem+json; charset=utf-8\r\n' +
+        `Content-Type: ${PROBLEM_TYPE}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );
   }

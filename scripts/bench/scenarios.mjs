@@ -15,7 +15,7 @@ export const REFERENCES = ['raw', 'express', 'fastify'];
 
 /**
  * SCENARIOS, in the order a round runs them. `ours` picks our server: 'cached' (production) or
- * 'uncached' (CACHE_ENABLED=false). `request(target, tokens)` gives autocannon's request options.
+ * 'uncached' (CACHE_ENABLED=false); `targets`, when given, lists the scenario's own targets. `request(target, tokens)` gives autocannon's request options.
  * `sameBody`: every target must answer with our bytes (the bench warns otherwise).
  */
 export const SCENARIOS = [
@@ -27,6 +27,15 @@ export const SCENARIOS = [
     references: true,
     expectHeader: ['x-cache', 'HIT'],
     request: (target, { userToken }) => ({ method: 'GET', path: target.startsWith('ours') ? TASKS : '/hot', headers: bearer(userToken) }),
+  },
+  {
+    name: 'rate-limit',
+    sameBody: true,
+    title: 'hot list with the global rate limit: off (ours), counted in the primary (limited), and with Redis for cache and limits, off (redis) and on (limited-redis)',
+    ours: 'cached',
+    targets: ['ours', 'limited', 'redis', 'limited-redis'],
+    expectHeader: ['x-cache', 'HIT'],
+    request: (_target, { userToken }) => ({ method: 'GET', path: TASKS, headers: bearer(userToken) }),
   },
   {
     name: 'list-sqlite',
@@ -93,6 +102,7 @@ export const SCENARIOS = [
  * thread can only take turns with it, and (when pinning is possible) on every core as well.
  */
 export function targetsOf(scenario, defaultWorkers, pinning) {
+  if (scenario.targets) return scenario.targets;
   if (scenario.contention) return ['alone', 'with-logins', ...(pinning ? ['alone-all-cores', 'with-logins-all-cores'] : [])];
   return [
     'ours',

@@ -29,7 +29,7 @@ export function pinned(core, command) {
 export function oursCommand({ source = false, bundle = join(root, 'dist/main.cjs'), nodeArgs = [] } = {}) {
   if (!source && existsSync(bundle)) {
     const stale = newestSource() > statSync(bundle).mtimeMs;
-    return { command: [process.execPath, ...nodeArgs, bundle, 'serve'], runs: `bundle: node ${relative(root, bundle)} serve`, stale };
+    return { command: [process.execPath, ...nodeArgs, bundle, 'serve'], runs: `bundle: node ${relative(root, bundle)} serve`, stale, bundle };
   }
   const tsx = createRequire(import.meta.url).resolve('tsx/esm');
   return { command: [process.execPath, ...nodeArgs, '--import', tsx, join(root, 'src/main.ts'), 'serve'], runs: 'source: node --import tsx src/main.ts serve', stale: false };
@@ -40,8 +40,8 @@ function newestSource() {
   return Math.max(statSync(join(root, 'openapi.yaml')).mtimeMs, ...files.map((f) => statSync(join(root, 'src', f)).mtimeMs));
 }
 
-// The tests' freePort, the one there is.
-const { freePort } = await tsImport('../../src/test-support/free-port.ts', import.meta.url);
+// The tests' freePort, the one there is (the bench starts redis-server on one too).
+export const { freePort } = await tsImport('../../src/test-support/free-port.ts', import.meta.url);
 
 /**
  * startServer runs one server and resolves once it answers: ours when GET /ready says 200, a
@@ -97,6 +97,24 @@ async function stopServer(server) {
   server.child.kill('SIGTERM');
   const timedOut = await Promise.race([server.exited.then(() => false), sleep(20_000, true, { ref: false })]);
   if (timedOut) server.child.kill('SIGKILL');
+}
+
+/**
+ * workerMemory reads the heap and RSS of our server's workers (the largest of each, MB) from the
+ * status view (GET /api/v1/status, an admin's), which samples every worker every 2 s.
+ */
+export async function workerMemory(server, adminToken) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const response = await fetch(`${server.url}/api/v1/status`, { headers: { authorization: `Bearer ${adminToken}` } });
+    if (!response.ok) throw new Error(`${server.name}: GET /api/v1/status answered ${response.status}`);
+    const { workers } = await response.json();
+    if (workers.length > 0 || Date.now() > deadline) {
+      const most = (key) => (workers.length ? Math.max(...workers.map((w) => w[key])) / 2 ** 20 : null);
+      return { rssMb: most('rssBytes'), heapMb: most('heapUsedBytes') };
+    }
+    await sleep(250);
+  }
 }
 
 /** processTree lists a pid and all its descendants, read from /proc (empty without /proc). */

@@ -9,8 +9,9 @@ const BEARER = /^Bearer +([A-Za-z0-9_.~+/-]+=*) *$/i;
 /**
  * authLoader verifies a bearer token when one is sent and attaches req.auth; it never answers
  * itself, so public operations still work. A bad token is kept in req.authError for the guards.
+ * authInfo gives the account's role and token version as the database has them now (revocation).
  */
-export function authLoader(tokens: TokenService, users: Pick<UserRepository, 'authInfo'>) {
+export function authLoader(tokens: TokenService, authInfo: (req: Request, userId: number) => ReturnType<UserRepository['authInfo']>) {
   return function loadAuth(req: Request, _res: Response, next: NextFunction): void {
     const header = req.headers.authorization;
     if (header === undefined) return next();
@@ -18,7 +19,7 @@ export function authLoader(tokens: TokenService, users: Pick<UserRepository, 'au
     try {
       if (!match) throw problems.invalidToken('The Authorization header must be "Bearer <token>".');
       const claims = tokens.verify(match[1] as string);
-      const current = users.authInfo(claims.userId);
+      const current = authInfo(req, claims.userId);
       if (!current || current.token_version !== claims.tokenVersion) throw problems.tokenRevoked();
       req.auth = { userId: claims.userId, role: current.role };
     } catch (error) {

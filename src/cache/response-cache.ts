@@ -1,14 +1,17 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Db } from '../db/database.js';
-import { jsonText } from '../http/raw-json.js';
+import { JSON_TYPE, writeBody } from '../http/json-response.js';
 import type { Operation } from '../openapi/spec.js';
 import type { CacheEntry, CacheStore } from './stores.js';
 
+/** How many URLs of one operation keep their canonical input. */
+const INPUT_KEYS_KEPT = 1000;
+
 export interface ResponseCacheOptions {
   readonly store: CacheStore | null;
-  /** The current generation of a resource; every committed write to it has bumped it. */
-  readonly generation: (resource: string) => number;
+  /** The current generation of a resource for a request; every committed write to it has bumped it. */
+  readonly generation: (req: Request, resource: string) => number;
   readonly onResult?: (result: 'hit' | 'miss') => void;
 }
 
@@ -29,11 +32,22 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
   const cache = operation.cache;
   if (!cache) return [];
   const { store, generation, onResult = () => {} } = options;
+  // The validated input is a function of the URL alone: its canonical form is made once per URL.
+  const inputKeys = new Map<string, string>();
+  const inputKeyOf = (req: Request) => {
+    let key = inputKeys.get(req.url);
+    if (key === undefined) {
+      key = `${canonical(req.input.path)}:${canonical(req.input.query)}`;
+      if (inputKeys.size >= INPUT_KEYS_KEPT) inputKeys.delete(inputKeys.keys().next().value as string);
+      inputKeys.set(req.url, key);
+    }
+    return key;
+  };
   return [
     async function responseCacheMiddleware(req: Request, res: Response, next: NextFunction): Promise<void> {
       // With the cache off there is no key to build and no generation to read; the ETag stays.
       const key = store
-        ? `backend-api:v1:${cache.resource}:${generation(cache.resource)}:${operation.id}:${canonical(req.input.path)}:${canonical(req.input.query)}`
+        ? `backend-api:v1:${cache.resource}:${generation(req, cache.resource)}:${operation.id}:${inputKeyOf(req)}`
         : '';
       res.setHeader('Cache-Control', 'private, no-cache');
       const hit = store ? await store.get(key) : undefined;
@@ -44,15 +58,14 @@ export function responseCache(operation: Operation, options: ResponseCacheOption
         return;
       }
       onResult('miss');
-      res.json = function cachedJson(value: unknown) {
-        const body = Buffer.from(jsonText(value));
-        if (res.statusCode !== 200) return res.type('application/json').send(body);
+      // The handler's res.json renders the body; the cache keeps it and answers with its ETag.
+      res.interceptJson = function cacheMiss(res: Response, body: Buffer) {
+        if (res.statusCode !== 200) return writeBody(res, body, JSON_TYPE);
         // Only a response the cache could have answered says MISS; an error says nothing of the cache.
         res.setHeader('X-Cache', 'MISS');
-        const entry = { etag: `"${createHash('sha1').update(body).digest('base64url')}"`, body };
+        const entry = { etag: `"${hash('sha1', body, 'base64url')}"`, body };
         if (store) void store.set(key, entry, cache.ttlSeconds);
         send(req, res, entry);
-        return res;
       };
       next();
     },
@@ -63,10 +76,11 @@ function send(req: Request, res: Response, { etag, body }: CacheEntry): void {
   res.setHeader('ETag', etag);
   const match = req.headers['if-none-match'];
   if (match !== undefined && match.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')) {
-    res.status(304).end();
+    res.statusCode = 304;
+    res.end();
     return;
   }
-  res.type('application/json').send(body);
+  writeBody(res, body, JSON_TYPE);
 }
 
 /** canonical renders validated input with sorted keys, so equal requests share one key. */

@@ -5,6 +5,7 @@ import { keepDevelopmentSecret } from './dev-secret.js';
 import { runPrimary } from '../process/primary.js';
 import { PRIMARY_CODE_ENV } from '../process/protocol.js';
 import type { StopSignals } from '../process/signals.js';
+import { workerNodeOptions } from '../process/worker-heap.js';
 import { runWorker } from '../process/worker.js';
 
 /**
@@ -18,5 +19,5 @@ export async function serveCommand(loaded: Config, signals: StopSignals, env: No
   const fileSink = createLogger(config, { console: false, files: true });
   const logger = createLogger(config, { console: true, files: false, forward: (record) => fileSink.log(record) });
   if (config.jwt.secretSource === 'file') logger.warn('JWT_SECRET is not set; using a generated development secret kept beside the database');
-  return runPrimary(config, logger, fileSink, signals);
+  return runPrimary(config, logger, fileSink, signals, { NODE_OPTIONS: workerNodeOptions(env.NODE_OPTIONS) });
 }

@@ -20,9 +20,10 @@ export type TransactionHold = () => boolean;
  * write lock up front (no deadlock between two readers upgrading), and SQLITE_BUSY after
  * busy_timeout is retried with backoff; if it still fails the client gets a 503, never a 500.
  * A full disk is a 503 storage_full: nothing was stored, reads go on, and the next write after
- * space frees simply succeeds (SQLite rolled the failed transaction back).
+ * space frees simply succeeds (SQLite rolled the failed transaction back). onWrite is told as each
+ * write begins (the change clock: what was read before may have changed).
  */
-export function createWriter(db: Db, onBusyRetry: () => void = () => {}, hold: TransactionHold = () => false): Writer {
+export function createWriter(db: Db, onBusyRetry: () => void = () => {}, hold: TransactionHold = () => false, onWrite: () => void = () => {}): Writer {
   const storage = storageWatch(db);
 
   function retryBusy<T>(attempt: () => T): T {
@@ -43,6 +44,7 @@ export function createWriter(db: Db, onBusyRetry: () => void = () => {}, hold: T
   }
 
   return function write<T>(work: () => T): T {
+    onWrite();
     if (db.inTransaction || !hold()) return retryBusy(() => db.transaction(work).immediate());
     retryBusy(() => db.exec('BEGIN IMMEDIATE'));
     try {

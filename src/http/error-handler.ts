@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../logging/logger.js';
 import { throttledWarn } from '../logging/throttle.js';
 import { AppError, problemBody, problems } from './errors.js';
+import { jsonBytes, PROBLEM_TYPE, writeBody } from './json-response.js';
 
 /** errorHandler is the one place an error becomes a response: RFC 9457 problem+json, details of 5xx only in the log. */
 export function errorHandler(logger: Logger) {
@@ -19,8 +20,8 @@ export function errorHandler(logger: Logger) {
       res.destroy();
       return;
     }
-    res.status(problem.status).set(problem.headers).type('application/problem+json');
-    res.send(JSON.stringify(problemBody(problem, req.id)));
+    res.status(problem.status).set(problem.headers);
+    writeBody(res, jsonBytes(problemBody(problem, req.id)), PROBLEM_TYPE);
   };
 }
 

@@ -1,4 +1,5 @@
 import type { AppError } from './errors.js';
+import type { JsonInterceptor } from './json-response.js';
 import type { Role } from '../auth/roles.js';
 import type { Operation } from '../openapi/spec.js';
 
@@ -25,6 +26,12 @@ declare global {
       authError?: AppError;
       operation?: Operation;
       input: Input;
+      /** The database's change tick when this request first read a kept fact (see db/change-clock.ts). */
+      dbTick?: number | null;
+    }
+    interface Response {
+      /** Set for one response: res.json hands it the body instead of writing it (see sendJson). */
+      interceptJson?: JsonInterceptor | undefined;
     }
   }
 }

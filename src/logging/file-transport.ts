@@ -6,6 +6,8 @@ import { openRotatingFile, type RotatingFile, type RotatingFileOptions } from '.
 // Symbol.for('message') is the finished line a winston transport writes (triple-beam's MESSAGE).
 const MESSAGE = Symbol.for('message');
 const FLUSH_AT_BYTES = 64 * 1024;
+/** How often a shared file's day and size are looked at: other processes write most of its lines. */
+const ROTATION_CHECK_MS = 250;
 
 /**
  * RotatingFileTransport is winston's side of a RotatingFile: lines of one turn of the event loop
@@ -17,6 +19,7 @@ export class RotatingFileTransport extends Transport {
   readonly kind: 'app' | 'error';
   private readonly file: RotatingFile;
   private readonly reporter: FileTroubleReporter;
+  private readonly shared: Array<(path: string) => void> = [];
   private pending: string[] = [];
   private pendingBytes = 0;
   private scheduled = false;
@@ -25,7 +28,30 @@ export class RotatingFileTransport extends Transport {
     super({ format: winston.format.json(), ...(level ? { level } : {}) });
     this.kind = kind;
     this.reporter = reporter;
-    this.file = openRotatingFile({ ...file, onTrouble: (trouble) => reporter.trouble(trouble) });
+    this.file = openRotatingFile({ ...file, onTrouble: (trouble) => reporter.trouble(trouble), onOpen: (path) => this.offer(path) });
+    reporter.onWritable(() => {
+      const path = this.sharedPath();
+      if (path !== null) this.offer(path);
+    });
+  }
+
+  /**
+   * share lets other processes append whole lines to these files themselves (see appendWhole):
+   * listener hears the path now and each time it changes — a new file (the day, the size,
+   * which this process now checks every 250 ms), or the files writable again after trouble.
+   */
+  share(listener: (path: string) => void): void {
+    if (this.shared.length === 0) setInterval(() => this.file.rotateIfDue(), ROTATION_CHECK_MS).unref();
+    this.shared.push(listener);
+  }
+
+  /** sharedPath is where other processes may append now; null while the files are in trouble (they hand their lines to this one). */
+  sharedPath(): string | null {
+    return this.reporter.healthy() ? this.file.path() : null;
+  }
+
+  private offer(path: string): void {
+    if (this.reporter.healthy()) for (const listener of this.shared) listener(path);
   }
 
   /** Lines this transport could not write. */

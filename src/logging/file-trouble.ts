@@ -8,6 +8,10 @@ const SPACE_BACK_BYTES = 1024 * 1024;
 export interface FileTroubleReporter {
   trouble(trouble: FileTrouble): void;
   wrote(): void;
+  /** healthy is false from the warning to the notice that the files are writable again. */
+  healthy(): boolean;
+  /** onWritable calls back at each such notice. */
+  onWritable(listener: () => void): void;
 }
 
 export interface ReporterClock {
@@ -30,6 +34,7 @@ export function fileTroubleReporter(dir: string, say: (line: string) => void, qu
   let inTrouble = false;
   let dropped = 0;
   let lastFailure = 0;
+  const writable: Array<() => void> = [];
   const line = (level: string, message: string, meta: Record<string, unknown>) =>
     JSON.stringify({ level, message, ...meta, dir, pid: process.pid, timestamp: new Date().toISOString() });
   return {
@@ -50,6 +55,11 @@ export function fileTroubleReporter(dir: string, say: (line: string) => void, qu
       if (!inTrouble || failing.size > 0 || now() - lastFailure < quietMs || spaceLeft() < SPACE_BACK_BYTES) return;
       inTrouble = false;
       say(line('info', 'log files writable again', { dropped }));
+      for (const listener of writable) listener();
+    },
+    healthy: () => !inTrouble,
+    onWritable(listener) {
+      writable.push(listener);
     },
   };
 }

@@ -10,18 +10,58 @@ export type Logger = winston.Logger;
 export type LogRecord = Record<string, unknown> & { level: string; message: string };
 
 const SECRET_KEY = /authorization|cookie|password|passwd|secret|token|hash/i;
+/** The keys seen so far and whether each names a secret: records have few distinct keys, tested once each. */
+const secretKeys = new Map<string, boolean>();
+const SECRET_KEYS_KEPT = 10_000;
 
-/** redact drops every value whose key names a secret, at any depth, so no transport ever sees one. */
-const redact = winston.format((info) => {
+/** isSecretKey tells whether a field's name names a secret (SECRET_KEY), remembering the answer. */
+function isSecretKey(key: string): boolean {
+  let secret = secretKeys.get(key);
+  if (secret === undefined) {
+    secret = SECRET_KEY.test(key);
+    if (secretKeys.size < SECRET_KEYS_KEPT) secretKeys.set(key, secret);
+  }
+  return secret;
+}
+
+let isoMs = 0;
+let isoText = '';
+
+/** isoNow is new Date().toISOString(), made once per millisecond: the log stamps every record with it. */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
+/** redactFields replaces, in place, every value whose key names a secret, at any depth. */
+function redactFields<T extends Record<string, unknown>>(info: T): T {
   for (const key of Object.keys(info)) {
-    info[key] = SECRET_KEY.test(key) ? '[redacted]' : scrub(info[key], 0);
+    const value = info[key];
+    if (isSecretKey(key)) (info as Record<string, unknown>)[key] = '[redacted]';
+    else if (value !== null && typeof value === 'object') (info as Record<string, unknown>)[key] = scrub(value, 0);
   }
   return info;
-});
+}
+
+/** redact runs redactFields on every record, so no transport ever sees a secret. */
+const redact = winston.format((info) => redactFields(info));
+
+/**
+ * requestLine renders the one line of a request as the file logger would (level, message,
+ * time, the fields), through the same redaction, without the rest of winston's pipeline: it is
+ * made for every request and handed as text to whoever writes the files.
+ */
+export function requestLine(record: Record<string, unknown>): string {
+  return JSON.stringify(redactFields({ level: 'info', message: 'request', timestamp: isoNow(), ...record }));
+}
 
 /** stamp keeps the time a record was made, even when another process writes it. */
 const stamp = winston.format((info) => {
-  info.timestamp ??= new Date().toISOString();
+  info.timestamp ??= isoNow();
   return info;
 });
 
@@ -32,7 +72,7 @@ function scrub(value: unknown, depth: number): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
   if (value === null || typeof value !== 'object' || depth > 4) return value;
   if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, SECRET_KEY.test(key) ? '[redacted]' : scrub(inner, depth + 1)]));
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, isSecretKey(key) ? '[redacted]' : scrub(inner, depth + 1)]));
 }
 
 class ForwardTransport extends Transport {

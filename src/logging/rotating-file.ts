@@ -1,5 +1,6 @@
-import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { APPEND_FLAGS, appendWhole, type AppendFailure } from './append.js';
 
 export interface RotatingFileOptions {
   readonly dir: string;
@@ -10,6 +11,8 @@ export interface RotatingFileOptions {
   readonly keepDays: number;
   /** Told when writing starts failing (the first dropped line) and when it works again. */
   readonly onTrouble: (trouble: FileTrouble) => void;
+  /** Told the path of each file it opens (a new day, a new size step). */
+  readonly onOpen?: (path: string) => void;
 }
 
 /** What a RotatingFile reports, with the prefix of its files and the path it last wrote or tried. */
@@ -23,6 +26,13 @@ export interface RotatingFile {
   write(text: string, lines: number): boolean;
   /** Lines dropped since the file was opened. */
   readonly dropped: number;
+  /**
+   * path opens the current file if it is not (or its day or size is over) and returns its path:
+   * other processes may append whole lines to it; null when it cannot be opened.
+   */
+  path(): string | null;
+  /** rotateIfDue opens the next file when the day or the size (whoever wrote it) says so. */
+  rotateIfDue(): void;
   close(): void;
 }
 
@@ -96,9 +106,10 @@ export function openRotatingFile(options: RotatingFileOptions): RotatingFile {
     date = day;
     index = n;
     path = nameOf(day, n);
-    fd = openSync(path, 'a', 0o640);
+    fd = openSync(path, APPEND_FLAGS, 0o640);
     size = fstatSync(fd).size;
     prune();
+    options.onOpen?.(path);
   }
 
   function ensureOpen(): void {
@@ -114,18 +125,10 @@ export function openRotatingFile(options: RotatingFileOptions): RotatingFile {
 
   function append(text: string): void {
     const bytes = Buffer.from(torn ? `\n${text}` : text);
-    const before = size;
-    let written = 0;
     try {
-      while (written < bytes.length) written += writeSync(fd as number, bytes, written);
+      appendWhole(fd as number, bytes);
     } catch (error) {
-      if (written > 0) {
-        try {
-          ftruncateSync(fd as number, before);
-        } catch {
-          torn = true;
-        }
-      }
+      if ((error as AppendFailure).torn) torn = true;
       throw error;
     }
     size += bytes.length;
@@ -158,6 +161,24 @@ export function openRotatingFile(options: RotatingFileOptions): RotatingFile {
     },
     get dropped() {
       return dropped;
+    },
+    path() {
+      try {
+        ensureOpen();
+        return path;
+      } catch {
+        return null;
+      }
+    },
+    rotateIfDue() {
+      if (fd === null) return;
+      try {
+        // Other processes append to the file too: its size is the file's, not what this one wrote.
+        size = fstatSync(fd).size;
+        ensureOpen();
+      } catch {
+        // The next write tries again, and reports.
+      }
     },
     close() {
       if (fd !== null) closeSync(fd);

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { problems, type FieldProblem } from '../http/errors.js';
+import { runChain } from '../http/pipeline.js';
 import { toFieldProblems } from './ajv.js';
 import type { Operation, Spec } from './spec.js';
 
@@ -87,23 +88,6 @@ export function operationsRouter(spec: Spec, handlers: Readonly<Record<string, O
     req.params = params;
     runChain(chain, req, res, next);
   };
-}
-
-/** runChain calls each middleware in turn; a throw, a rejected promise or next(error) ends it with the error. */
-function runChain(chain: readonly RequestHandler[], req: Request, res: Response, done: NextFunction): void {
-  let index = 0;
-  const step = (error?: unknown): void => {
-    if (error !== undefined) return done(error);
-    const middleware = chain[index++];
-    if (!middleware) return done();
-    try {
-      const result: unknown = middleware(req, res, step);
-      if (result instanceof Promise) result.then(undefined, done);
-    } catch (thrown) {
-      done(thrown);
-    }
-  };
-  step();
 }
 
 function markOperation(operation: Operation) {

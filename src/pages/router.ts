@@ -2,6 +2,7 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import swaggerUi from 'swagger-ui-express';
 import { stringify } from 'yaml';
 import { PAGE_ASSETS, readAssetBytes, SWAGGER_DIST } from '../assets.js';
+import { DOCS_CSP } from '../http/security-headers.js';
 
 const PUBLIC = 'public/';
 
@@ -18,21 +19,6 @@ const TYPES: Readonly<Record<string, string>> = {
 // Swagger UI's files change only with the package, and a day of staleness after an upgrade is harmless.
 const REVALIDATE = 'no-cache';
 const VENDOR = 'public, max-age=86400';
-
-// Swagger UI sets inline styles and uses data: images; only /api-docs gets this looser policy,
-// every other response keeps the app's strict one. Scripts stay 'self' only.
-const DOCS_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
 
 /** send answers every request with one body that was built or read when the router was built. */
 function send(body: Buffer | string, type: string, cacheControl: string) {
@@ -59,6 +45,7 @@ function file(name: string, cacheControl: string) {
   return send(readAssetBytes(name), TYPES[name.split('.').at(-1) ?? ''] ?? 'application/octet-stream', cacheControl);
 }
 
+// Swagger UI sets inline styles and uses data: fonts; only /api-docs gets this looser policy.
 function docsPolicy(_req: Request, res: Response, next: NextFunction): void {
   res.setHeader('Content-Security-Policy', DOCS_CSP);
   next();

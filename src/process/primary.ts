@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import type { Config } from '../config.js';
@@ -5,13 +6,13 @@ import { startCheckpointer } from '../db/checkpoint.js';
 import { closeDatabase, openDatabase, type Db } from '../db/database.js';
 import { migrate, quickCheck } from '../db/migrations.js';
 import { registerLogMetrics } from '../logging/log-metrics.js';
-import type { Logger } from '../logging/logger.js';
+import { fileTransports, type Logger } from '../logging/logger.js';
 import { startPrimaryStatus } from '../status/primary-status.js';
 import { codeIdentity } from './code-identity.js';
 import { forwardedLogWriter } from './log-forwarding.js';
 import { createPrimaryMetrics } from './metrics.js';
 import { createWorkerPool, type WorkerPool } from './pool.js';
-import { PRIMARY_CODE_ENV } from './protocol.js';
+import { PRIMARY_CODE_ENV, sendToWorker } from './protocol.js';
 import type { StopSignals } from './signals.js';
 import { createSystemdNotifier } from './systemd-notify.js';
 
@@ -23,9 +24,9 @@ const STOP_MARGIN_MS = 2000;
  * share the port; it holds no HTTP server. SIGTERM/SIGINT, from whoever and at any moment, is
  * one graceful stop (a second one exits at once); SIGHUP replaces the workers one at a time,
  * unless the code on disk changed since the primary started: workers never run other code than
- * their primary, so that needs a restart.
+ * their primary, so that needs a restart. workerEnv is added to the workers' environment.
  */
-export async function runPrimary(config: Config, logger: Logger, fileSink: Logger, signals: StopSignals): Promise<void> {
+export async function runPrimary(config: Config, logger: Logger, fileSink: Logger, signals: StopSignals, workerEnv: Record<string, string> = {}): Promise<void> {
   const code = codeIdentity();
   let db: Db | null = null;
   let stopCheckpointer = () => {};
@@ -83,12 +84,18 @@ export async function runPrimary(config: Config, logger: Logger, fileSink: Logge
   const status = startPrimaryStatus({ databasePath: config.database.path, workerRestarts: metrics.workerRestarts, logger });
   stopStatus = status.stop;
   const writeLogs = forwardedLogWriter(fileSink);
+  // Workers append their request lines to the app file themselves; the primary names it and rotates it.
+  const appFile = fileTransports(fileSink).find((file) => file.kind === 'app');
+  appFile?.share((path) => {
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker) sendToWorker(worker, { type: 'log-file', path });
+  });
   const workers = createWorkerPool({
     workers: config.workers,
     logger,
-    env: { [PRIMARY_CODE_ENV]: code },
+    env: { ...workerEnv, [PRIMARY_CODE_ENV]: code },
     onMessage(worker, message) {
       if (message.type === 'logs') writeLogs(message.records);
+      else if (message.type === 'log-file-request') sendToWorker(worker, { type: 'log-file', path: appFile?.sharedPath() ?? null });
       else if (message.type === 'metrics-request') metrics.answer(worker, message.id);
       else if (message.type === 'status-request' || message.type === 'status-sample') status.handle(worker, message);
     },

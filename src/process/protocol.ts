@@ -23,6 +23,8 @@ export type WorkerMessage =
   /** It stops on its own (a signal it received, its primary gone): its exit is no crash. */
   | { type: 'stopping'; reason: string }
   | { type: 'logs'; records: ForwardedLog[] }
+  /** Where may it append its request lines itself? The primary answers with a log-file. */
+  | { type: 'log-file-request' }
   /** Sent last before exiting, with a callback: every earlier message has left by then. */
   | { type: 'flush' }
   /** Its server is closed: the primary answers once it has handed it every connection it ever will. */
@@ -40,7 +42,9 @@ export type PrimaryMessage =
   | { type: 'metrics-response'; id: string; text?: string; error?: string }
   | { type: 'status-response'; id: string; report?: StatusReport; error?: string }
   /** The end of a sampling interval: the worker answers with a status-sample. */
-  | { type: 'status-sample-request'; id: string };
+  | { type: 'status-sample-request'; id: string }
+  /** The app log file workers append their request lines to from now on (null: send them to the primary). */
+  | { type: 'log-file'; path: string | null };
 
 /** The exit status of a worker that refuses to run because its code differs from its primary's. */
 export const EXIT_MIXED_VERSIONS = 3;
@@ -48,8 +52,8 @@ export const EXIT_MIXED_VERSIONS = 3;
 /** The environment variable by which the primary hands its workers the identity of its code. */
 export const PRIMARY_CODE_ENV = 'BACKEND_API_PRIMARY_CODE';
 
-const WORKER_TYPES = new Set<string>(['ready', 'stopping', 'logs', 'flush', 'closed', 'metrics-request', 'status-request', 'status-sample']);
-const PRIMARY_TYPES = new Set<string>(['closed-ack', 'metrics-response', 'status-response', 'status-sample-request']);
+const WORKER_TYPES = new Set<string>(['ready', 'stopping', 'logs', 'log-file-request', 'flush', 'closed', 'metrics-request', 'status-request', 'status-sample']);
+const PRIMARY_TYPES = new Set<string>(['closed-ack', 'metrics-response', 'status-response', 'status-sample-request', 'log-file']);
 
 /** isWorkerMessage tells our messages from a worker apart from the libraries' on the same channel. */
 export function isWorkerMessage(message: unknown): message is WorkerMessage {

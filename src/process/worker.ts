@@ -2,7 +2,8 @@ import type { Config } from '../config.js';
 import { startCheckpointer } from '../db/checkpoint.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
-import { createLogger, type Logger } from '../logging/logger.js';
+import { createLogger, requestLine, type Logger } from '../logging/logger.js';
+import { sharedAppend, type SharedAppend } from '../logging/shared-append.js';
 import { serve, type RunningServer } from '../server.js';
 import { codeIdentity } from './code-identity.js';
 import { batchRecords, type RecordBatch } from './log-forwarding.js';
@@ -29,6 +30,12 @@ export async function runWorker(config: Config, supervisor: Supervisor, signals:
   const inCluster = supervisor.kind === 'cluster';
   const toPrimary = batchRecords((records) => void link.send({ type: 'logs', records }));
   const logger = workerLogger(config, supervisor, toPrimary);
+  // Request lines go straight into the primary's app file when it names one, else to the primary.
+  const requestLines = sharedAppend({ handOver: toPrimary.push, askForPath: () => void link.send({ type: 'log-file-request' }) });
+  if (forwardsLogs(config, supervisor)) {
+    link.listen((message) => message.type === 'log-file' && requestLines.use(message.path));
+    void link.send({ type: 'log-file-request' });
+  }
 
   let serving: (running: RunningServer | null) => void = () => {};
   const started = new Promise<RunningServer | null>((resolve) => (serving = resolve));
@@ -49,6 +56,7 @@ export async function runWorker(config: Config, supervisor: Supervisor, signals:
       // round robin); once the primary answers this, every such one has arrived and been refused,
       // so none stays open in the primary after this worker exits.
       if (running && inCluster) await link.ask({ type: 'closed' }, isClosedAck, CLOSED_ACK_TIMEOUT_MS);
+      requestLines.flush();
       if (inCluster) await flushToPrimary(toPrimary, link);
       process.exit(0);
     } catch (error) {
@@ -69,7 +77,7 @@ export async function runWorker(config: Config, supervisor: Supervisor, signals:
   let running: RunningServer;
   try {
     const db = openWorkerDatabase(config, supervisor, logger);
-    running = await serve({ config, logger, db, model: workerModel(config, supervisor, db, link, logger, toPrimary), acceptGraceMs: ACCEPT_GRACE_MS });
+    running = await serve({ config, logger, db, model: workerModel(config, supervisor, db, link, logger, requestLines), acceptGraceMs: ACCEPT_GRACE_MS });
   } catch (error) {
     serving(null);
     throw error;
@@ -117,12 +125,12 @@ function openWorkerDatabase(config: Config, supervisor: Supervisor, logger: Logg
 }
 
 /** workerModel: what this worker's app gets from the way it runs. */
-function workerModel(config: Config, supervisor: Supervisor, db: Db, link: PrimaryLink, logger: Logger, toPrimary: RecordBatch): ProcessModel {
+function workerModel(config: Config, supervisor: Supervisor, db: Db, link: PrimaryLink, logger: Logger, requestLines: SharedAppend): ProcessModel {
   if (supervisor.kind === 'pm2') return pm2Instance(db, config.metricsToken !== null);
-  // The hot path: a request line goes straight into the batch for the primary, skipping winston here.
+  // The hot path: a request line goes straight into the app file (or to the primary), skipping winston here.
   const logRequest =
     forwardsLogs(config, supervisor) && logger.isInfoEnabled()
-      ? (record: Record<string, unknown>) => toPrimary.push(JSON.stringify({ level: 'info', message: 'request', timestamp: new Date().toISOString(), ...record }))
+      ? (record: Record<string, unknown>) => requestLines.write(requestLine(record))
       : undefined;
   return clusterWorker(link, logRequest);
 }

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { problems } from '../http/errors.js';
 import type { OperationHandler } from '../openapi/router.js';
-import { RawJson } from '../http/raw-json.js';
+import { RawJson } from '../http/json-response.js';
 import type { TaskChanges, TaskRepository, TaskSort } from './repository.js';
 import type { TaskStatus } from './task-shape.js';
 

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../config.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { migrate } from '../db/migrations.js';
 import { createLogger } from '../logging/logger.js';
+import type { Spec } from '../openapi/spec.js';
 import { singleProcess } from '../process/model.js';
 import { serve, type RunningServer } from '../server.js';
 import { ApiClient } from './client.js';
@@ -44,6 +45,8 @@ export function testEnv(dir: string, overrides: Record<string, string> = {}): Re
 export interface TestAppOptions {
   /** Wraps the app's bcrypt queue (built from the test's config), e.g. to count the jobs that reach it. */
   readonly passwords?: (real: PasswordHasher) => PasswordHasher;
+  /** The contract to serve instead of openapi.yaml. */
+  readonly spec?: Spec;
 }
 
 /** startTestApp runs the real server in this process on port 0 with a fresh SQLite file. */
@@ -56,7 +59,7 @@ export async function startTestApp(overrides: Record<string, string> = {}, optio
   const handled: string[] = [];
   const real = createPasswordHasher({ rounds: config.bcryptRounds, maxWaitMs: config.bcryptMaxWaitMs });
   const passwords = options.passwords?.(real) ?? real;
-  const running = await serve({ config, logger, db: appDb, model: singleProcess(), observe: (id) => handled.push(id), passwords });
+  const running = await serve({ config, logger, db: appDb, model: singleProcess(), observe: (id) => handled.push(id), passwords, ...(options.spec ? { spec: options.spec } : {}) });
   const url = `http://127.0.0.1:${running.port}`;
   const db = new Database(config.database.path, { readonly: true });
   return {
