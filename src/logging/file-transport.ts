@@ -2,10 +2,10 @@ import winston from 'winston';
 import Transport from 'winston-transport';
 import type { FileTroubleReporter } from './file-trouble.js';
 import { openRotatingFile, type RotatingFile, type RotatingFileOptions } from './rotating-file.js';
+import { lineBatch } from './line-batch.js';
 
 // Symbol.for('message') is the finished line a winston transport writes (triple-beam's MESSAGE).
 const MESSAGE = Symbol.for('message');
-const FLUSH_AT_BYTES = 64 * 1024;
 /** How often a shared file's day and size are looked at: other processes write most of its lines. */
 const ROTATION_CHECK_MS = 250;
 
@@ -20,9 +20,9 @@ export class RotatingFileTransport extends Transport {
   private readonly file: RotatingFile;
   private readonly reporter: FileTroubleReporter;
   private readonly shared: Array<(path: string) => void> = [];
-  private pending: string[] = [];
-  private pendingBytes = 0;
-  private scheduled = false;
+  private readonly batch = lineBatch((lines) => {
+    if (this.file.write(`${lines.join('\n')}\n`, lines.length)) this.reporter.wrote();
+  });
 
   constructor(kind: 'app' | 'error', file: Omit<RotatingFileOptions, 'onTrouble'>, reporter: FileTroubleReporter, level?: string) {
     super({ format: winston.format.json(), ...(level ? { level } : {}) });
@@ -66,23 +66,12 @@ export class RotatingFileTransport extends Transport {
 
   /** writeLine queues a line that is already JSON (a worker's request line), skipping winston's formats. */
   writeLine(line: string): void {
-    this.pending.push(line);
-    this.pendingBytes += line.length;
-    if (this.pendingBytes >= FLUSH_AT_BYTES) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.batch.push(line);
   }
 
   /** flush writes every queued line now. */
   flush(): void {
-    this.scheduled = false;
-    if (this.pending.length === 0) return;
-    const lines = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (this.file.write(`${lines.join('\n')}\n`, lines.length)) this.reporter.wrote();
+    this.batch.flush();
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -1,8 +1,8 @@
 import { closeSync, openSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { APPEND_FLAGS, appendWhole } from './append.js';
+import { lineBatch } from './line-batch.js';
 
-const FLUSH_AT_BYTES = 64 * 1024;
 /** Free space a batch must leave on the log filesystem to be written here; below it the owner writes (and counts what it drops). */
 const ROOM_BYTES = 1024 * 1024;
 /** How long after a write that failed this process hands its lines over before it asks for the file again. */
@@ -37,9 +37,6 @@ export function sharedAppend(options: SharedAppendOptions): SharedAppend {
   const { handOver, askForPath } = options;
   let fd: number | null = null;
   let dir = '';
-  let pending: string[] = [];
-  let pendingBytes = 0;
-  let scheduled = false;
   let retry: NodeJS.Timeout | undefined;
 
   function close(): void {
@@ -61,12 +58,7 @@ export function sharedAppend(options: SharedAppendOptions): SharedAppend {
     return stats.bavail * stats.bsize >= bytes + ROOM_BYTES;
   }
 
-  function flush(): void {
-    scheduled = false;
-    if (pending.length === 0) return;
-    const lines = pending;
-    pending = [];
-    pendingBytes = 0;
+  const batch = lineBatch(function appendBatch(lines) {
     if (fd === null) return lines.forEach((line) => handOver(line));
     const bytes = Buffer.from(`${lines.join('\n')}\n`);
     try {
@@ -75,7 +67,8 @@ export function sharedAppend(options: SharedAppendOptions): SharedAppend {
     } catch {
       failed(lines);
     }
-  }
+  });
+  const flush = batch.flush;
 
   return {
     use(path) {
@@ -91,13 +84,7 @@ export function sharedAppend(options: SharedAppendOptions): SharedAppend {
     },
     write(line) {
       if (fd === null) return handOver(line);
-      pending.push(line);
-      pendingBytes += line.length;
-      if (pendingBytes >= FLUSH_AT_BYTES) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      batch.push(line);
     },
     flush,
   };
