@@ -180,6 +180,7 @@ describe('keyed writes inside one process', () => {
       },
     };
     const req = { get: () => key, auth: undefined, method: 'POST', path: '/x', input: { body }, id: 'r' };
+    Object.assign(res, { req });
     return { req, res, sent };
   }
 

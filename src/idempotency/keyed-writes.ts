@@ -5,6 +5,7 @@ import { isPrimaryKeyViolation, type Db } from '../db/database.js';
 import { storageWatch } from '../db/storage.js';
 import type { TransactionHold } from '../db/write.js';
 import { problemBody, problems, type AppError } from '../http/errors.js';
+import { jsonBytes, PROBLEM_TYPE, writeBody } from '../http/json-response.js';
 import type { Logger } from '../logging/logger.js';
 import type { Operation } from '../openapi/spec.js';
 import type { IdempotencyStore, StoredResponse } from './store.js';
@@ -176,7 +177,8 @@ function interceptEnd(req: Request, res: Response, settle: (status: number, body
     const problem = outcome.problem;
     res.statusCode = problem.status;
     for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
-    res.setHeader('Content-Type', 'application/problem+json');
-    return end.call(this, JSON.stringify(problemBody(problem, req.id)));
+    // res.end is the original again: the problem goes out as every other one does.
+    writeBody(res, jsonBytes(problemBody(problem, req.id)), PROBLEM_TYPE);
+    return res;
   } as Response['end'];
 }
